@@ -1,0 +1,29 @@
+//! telepty drives terminal programs — Claude Code first — from a chat, through a
+//! pseudo-terminal, so everything that needs a TTY keeps working.
+//!
+//! # Layout
+//! The data flows PTY → screen → (view → render → pacer → chat, in later work):
+//! - [`pty`]: a program in a pseudo-terminal: spawn, scrubbed environment, reader and
+//!   writer threads, graceful stop.
+//! - [`screen`]: the program's screen (vt100), title, bells, replies to terminal queries.
+//! - [`terminal`]: a PTY and its screen together, with key and paste helpers.
+//! - [`keys`]: keys and text as terminal bytes.
+//! - [`asciicast`]: asciicast v2 recordings, read and written.
+//! - [`replay`]: a recording fed through the pipeline on virtual time.
+//! - [`record`]: `telepty record`, interactive or from a step file.
+//! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
+
+pub mod asciicast;
+pub mod keys;
+pub mod mock;
+pub mod pty;
+pub mod record;
+pub mod replay;
+pub mod screen;
+pub mod terminal;
+
+pub use asciicast::Cast;
+pub use keys::Key;
+pub use pty::{Command, ExitInfo, Pty};
+pub use screen::{Screen, Size};
+pub use terminal::Terminal;

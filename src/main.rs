@@ -1,0 +1,163 @@
+//! The `telepty` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use telepty::record::{self, Options};
+use telepty::replay::{self, Snapshot};
+use telepty::{Cast, Command, Size};
+
+#[derive(Parser)]
+#[command(
+    name = "telepty",
+    version,
+    about = "Drive terminal programs such as Claude Code from a chat, through a PTY"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a command in a PTY and record it as an asciicast v2 file.
+    Record {
+        /// Terminal size, COLSxROWS [default: the current terminal's, or 100x30].
+        #[arg(long)]
+        size: Option<Size>,
+        /// The recording to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Working directory of the command [default: the current one].
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Run the steps of this file instead of relaying the terminal (see `record::script`).
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Extra environment for the command, KEY=VALUE (repeatable).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Title stored in the recording's header.
+        #[arg(long)]
+        title: Option<String>,
+        /// Also write the output as plain text, escape sequences removed.
+        #[arg(long)]
+        transcript: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Feed a recording through the pipeline on virtual time and print the result.
+    Replay {
+        file: PathBuf,
+        /// Screen profile (`claude`, `plain`); used by the chat view.
+        #[arg(long, default_value = "claude")]
+        profile: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Print the screen (the final one, or the one at `--at`).
+        #[arg(long)]
+        screen: bool,
+        /// The moment to stop at, in seconds from the start.
+        #[arg(long)]
+        at: Option<f64>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("telepty: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Cmd::Record {
+            size,
+            out,
+            cwd,
+            script,
+            env,
+            title,
+            transcript,
+            command,
+        } => {
+            let size = size
+                .or_else(|| {
+                    crossterm::terminal::size()
+                        .ok()
+                        .map(|(c, r)| Size::new(c, r))
+                })
+                .unwrap_or(Size::new(100, 30));
+            let cwd = match cwd {
+                Some(dir) => dir,
+                None => std::env::current_dir().context("cannot read the current directory")?,
+            };
+            let mut cmd = Command::new(&command[0], cwd)
+                .args(command[1..].iter().cloned())
+                .size(size);
+            for pair in env {
+                let (k, v) = pair
+                    .split_once('=')
+                    .with_context(|| format!("--env {pair:?}: expected KEY=VALUE"))?;
+                cmd = cmd.env(k, v);
+            }
+            let options = Options {
+                command: cmd,
+                out,
+                title,
+                transcript,
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            let info = runtime.block_on(async {
+                match &script {
+                    Some(path) => record::record_script(&options, path).await,
+                    None => record::record_interactive(&options).await,
+                }
+            })?;
+            eprintln!(
+                "telepty: {} {info}; recorded to {}",
+                command[0],
+                options.out.display()
+            );
+            Ok(if info.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Replay {
+            file,
+            profile: _,
+            json,
+            screen: _,
+            at,
+        } => {
+            let cast = Cast::read_file(&file)?;
+            let time = at.unwrap_or(cast.duration()).min(cast.duration());
+            let screen = replay::replay(&cast, at, |_, _| {});
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&Snapshot::of(&screen, time))?
+                );
+            } else {
+                for line in screen.lines() {
+                    println!("{line}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

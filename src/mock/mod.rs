@@ -1,0 +1,5 @@
+//! Test tools: a mock of the Anthropic Messages API, so the real Claude Code can be
+//! recorded and tested offline.
+
+pub mod anthropic;
+pub mod scenario;

@@ -1,0 +1,382 @@
+//! The terminal screen of one program: a `vt100` parser plus what vt100 leaves to its
+//! host — the window title, bells, replies to terminal queries, and the last frame a
+//! fullscreen program drew before it left the alternate screen.
+//!
+//! `Screen` only parses and holds state; it never writes anywhere. Replies to queries
+//! (DA1 `CSI c`, DSR/CPR `CSI 6n`) come back from [`Screen::feed`] for the caller to
+//! write to the program, because a program that asks and gets no answer may wait forever.
+
+use std::num::NonZeroU16;
+
+/// Rows kept above the screen for primary-screen programs. Claude Code 2.1.197 scrolls its
+/// finished answers up here; the alternate screen has no scrollback at all.
+pub const DEFAULT_SCROLLBACK: usize = 5000;
+
+/// What DA1 is answered with: a VT220 with ANSI colour, as xterm says of itself.
+const DA1_REPLY: &[u8] = b"\x1b[?62;22c";
+
+/// A terminal size in character cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size {
+    pub cols: u16,
+    pub rows: u16,
+}
+
+impl Size {
+    pub fn new(cols: u16, rows: u16) -> Self {
+        Size {
+            cols: cols.max(1),
+            rows: rows.max(1),
+        }
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.cols, self.rows)
+    }
+}
+
+impl std::str::FromStr for Size {
+    type Err = String;
+
+    /// `COLSxROWS`, e.g. `100x30`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("invalid size {s:?}: expected COLSxROWS such as 100x30");
+        let (c, r) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+        let cols: u16 = c.parse().map_err(|_| bad())?;
+        let rows: u16 = r.parse().map_err(|_| bad())?;
+        if cols < 2 || rows < 2 {
+            return Err(bad());
+        }
+        Ok(Size { cols, rows })
+    }
+}
+
+/// What one call of [`Screen::feed`] produced besides the new screen state.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Fed {
+    /// Bytes to write back to the program: answers to its terminal queries.
+    pub replies: Vec<u8>,
+    /// Bells rung in this chunk.
+    pub bells: u32,
+    /// The title changed in this chunk.
+    pub title_changed: bool,
+}
+
+/// The host side of the vt100 parser: collects what vt100 reports through callbacks.
+#[derive(Default)]
+struct Host {
+    title: String,
+    bells: u64,
+    fed: Fed,
+}
+
+impl vt100::Callbacks for Host {
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        self.bells += 1;
+        self.fed.bells += 1;
+    }
+
+    fn visual_bell(&mut self, screen: &mut vt100::Screen) {
+        self.audible_bell(screen);
+    }
+
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        self.title = String::from_utf8_lossy(title).into_owned();
+        self.fed.title_changed = true;
+    }
+
+    fn unhandled_osc(&mut self, _: &mut vt100::Screen, params: &[&[u8]]) {
+        // vt100 splits OSC parameters at every `;`, so a title containing one arrives here.
+        if let [b"0" | b"2", parts @ ..] = params {
+            let title = parts.join(&b';');
+            self.title = String::from_utf8_lossy(&title).into_owned();
+            self.fed.title_changed = true;
+        }
+    }
+
+    fn unhandled_csi(
+        &mut self,
+        screen: &mut vt100::Screen,
+        i1: Option<u8>,
+        _i2: Option<u8>,
+        params: &[&[u16]],
+        c: char,
+    ) {
+        let first = params.first().and_then(|p| p.first()).copied().unwrap_or(0);
+        match (i1, c, first) {
+            // DA1: "what are you?"
+            (None, 'c', 0) => self.fed.replies.extend_from_slice(DA1_REPLY),
+            // DSR 5: "are you ok?"
+            (None, 'n', 5) => self.fed.replies.extend_from_slice(b"\x1b[0n"),
+            // DSR 6 / CPR: "where is the cursor?" — answered with the position at this
+            // exact point of the stream, which is why this is a callback.
+            (None, 'n', 6) => {
+                let (row, col) = screen.cursor_position();
+                let reply = format!("\x1b[{};{}R", row + 1, col + 1);
+                self.fed.replies.extend_from_slice(reply.as_bytes());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The `CSI ?1049l` that takes a fullscreen program back to the primary screen.
+const LEAVE_ALTERNATE: &[u8] = b"\x1b[?1049l";
+
+/// One program's screen.
+pub struct Screen {
+    parser: vt100::Parser<Host>,
+    /// Text of the alternate screen just before the program last left it: the final
+    /// frame of a fullscreen program such as Claude Code 2.1.331 after it exits.
+    last_alternate_frame: Option<String>,
+    /// How many bytes of [`LEAVE_ALTERNATE`] the previous chunk ended with, so a
+    /// sequence split across two reads is still seen.
+    leave_match: usize,
+}
+
+impl Screen {
+    pub fn new(size: Size, scrollback: usize) -> Self {
+        let (rows, cols) = nonzero(size);
+        Screen {
+            parser: vt100::Parser::new_with_callbacks(rows, cols, scrollback, Host::default()),
+            last_alternate_frame: None,
+            leave_match: 0,
+        }
+    }
+
+    /// Parses a chunk of program output. Never panics, whatever the bytes.
+    pub fn feed(&mut self, bytes: &[u8]) -> Fed {
+        let mut rest = bytes;
+        // A sequence that started in the previous chunk and completes in this one: the
+        // alternate screen is still showing, so this is the moment to keep it.
+        if self.leave_match > 0 {
+            let need = &LEAVE_ALTERNATE[self.leave_match..];
+            if rest.starts_with(need) || need.starts_with(rest) && rest.len() < need.len() {
+                if rest.len() >= need.len() {
+                    self.keep_alternate_frame();
+                    self.leave_match = 0;
+                } else {
+                    self.leave_match += rest.len();
+                    self.parser.process(rest);
+                    return self.take_fed();
+                }
+            } else {
+                self.leave_match = 0;
+            }
+        }
+        while let Some(at) = find(rest, LEAVE_ALTERNATE) {
+            self.parser.process(&rest[..at]);
+            self.keep_alternate_frame();
+            let end = at + LEAVE_ALTERNATE.len();
+            self.parser.process(&rest[at..end]);
+            rest = &rest[end..];
+        }
+        self.leave_match = partial_suffix(rest, LEAVE_ALTERNATE);
+        self.parser.process(rest);
+        self.take_fed()
+    }
+
+    fn take_fed(&mut self) -> Fed {
+        std::mem::take(&mut self.parser.callbacks_mut().fed)
+    }
+
+    fn keep_alternate_frame(&mut self) {
+        if self.parser.screen().alternate_screen() {
+            self.last_alternate_frame = Some(self.text());
+        }
+    }
+
+    /// Resizes the screen (the PTY is resized by its owner at the same time).
+    pub fn resize(&mut self, size: Size) {
+        let (rows, cols) = nonzero(size);
+        self.parser.set_size(rows, cols);
+    }
+
+    pub fn size(&self) -> Size {
+        let (rows, cols) = self.parser.screen().size();
+        Size {
+            cols: cols.get(),
+            rows: rows.get(),
+        }
+    }
+
+    /// The visible rows as text, trailing blanks trimmed.
+    pub fn text(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    /// The visible rows, one string each (trailing blanks trimmed), wide characters once.
+    pub fn lines(&self) -> Vec<String> {
+        let cols = self.size().cols;
+        self.parser
+            .screen()
+            .rows(0, cols)
+            .map(|r| r.trim_end().to_string())
+            .collect()
+    }
+
+    /// Rows that scrolled off the top (oldest first), then the visible rows.
+    pub fn lines_with_scrollback(&mut self) -> Vec<String> {
+        let cols = self.size().cols;
+        let rows = self.size().rows as usize;
+        let screen = self.parser.screen_mut();
+        screen.set_scrollback(usize::MAX);
+        let total = screen.scrollback();
+        let mut out = Vec::with_capacity(total + rows);
+        let mut i = 0;
+        while i < total {
+            let offset = total - i;
+            screen.set_scrollback(offset);
+            let take = offset.min(rows);
+            out.extend(
+                screen
+                    .rows(0, cols)
+                    .take(take)
+                    .map(|r| r.trim_end().to_string()),
+            );
+            i += take;
+        }
+        screen.set_scrollback(0);
+        out.extend(screen.rows(0, cols).map(|r| r.trim_end().to_string()));
+        out
+    }
+
+    /// The final frame of the alternate screen before the program last left it.
+    pub fn last_alternate_frame(&self) -> Option<&str> {
+        self.last_alternate_frame.as_deref()
+    }
+
+    /// The window title (OSC 0/2), empty when never set.
+    pub fn title(&self) -> &str {
+        &self.parser.callbacks().title
+    }
+
+    /// Bells rung since the screen was made.
+    pub fn bells(&self) -> u64 {
+        self.parser.callbacks().bells
+    }
+
+    pub fn is_alternate(&self) -> bool {
+        self.parser.screen().alternate_screen()
+    }
+
+    pub fn bracketed_paste(&self) -> bool {
+        self.parser.screen().bracketed_paste()
+    }
+
+    pub fn application_cursor(&self) -> bool {
+        self.parser.screen().application_cursor()
+    }
+
+    /// Cursor position as (row, col), zero-based.
+    pub fn cursor(&self) -> (u16, u16) {
+        self.parser.screen().cursor_position()
+    }
+
+    /// The underlying vt100 screen, for cell-level reads (colours, attributes).
+    pub fn vt(&self) -> &vt100::Screen {
+        self.parser.screen()
+    }
+}
+
+fn nonzero(size: Size) -> (NonZeroU16, NonZeroU16) {
+    let one = NonZeroU16::MIN;
+    (
+        NonZeroU16::new(size.rows).unwrap_or(one),
+        NonZeroU16::new(size.cols).unwrap_or(one),
+    )
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Length of the longest proper prefix of `needle` that `haystack` ends with.
+fn partial_suffix(haystack: &[u8], needle: &[u8]) -> usize {
+    (1..needle.len())
+        .rev()
+        .find(|&n| haystack.ends_with(&needle[..n]))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn screen() -> Screen {
+        Screen::new(Size::new(20, 4), 100)
+    }
+
+    #[test]
+    fn answers_da1_and_cursor_position_at_the_point_of_the_query() {
+        let mut s = screen();
+        let fed = s.feed(b"ab\x1b[6n\r\ncd\x1b[c");
+        assert_eq!(fed.replies, b"\x1b[1;3R\x1b[?62;22c");
+        // XTVERSION and kitty keyboard queries are not answered.
+        assert!(s.feed(b"\x1b[>0q\x1b[?u").replies.is_empty());
+    }
+
+    #[test]
+    fn title_and_bells() {
+        let mut s = screen();
+        let fed = s.feed(b"\x1b]0;\xe2\x9c\xb3 Claude Code\x07\x07");
+        assert_eq!(s.title(), "✳ Claude Code");
+        assert!(fed.title_changed);
+        assert_eq!(fed.bells, 1);
+        s.feed(b"\x1b]2;two\x1b\\");
+        assert_eq!(s.title(), "two");
+        assert_eq!(s.bells(), 1);
+    }
+
+    #[test]
+    fn scrollback_keeps_rows_that_left_the_top() {
+        let mut s = screen();
+        for i in 0..10 {
+            s.feed(format!("line {i}\r\n").as_bytes());
+        }
+        let all = s.lines_with_scrollback();
+        assert_eq!(all[0], "line 0");
+        assert_eq!(all[9], "line 9");
+        assert_eq!(s.lines()[0], "line 7");
+    }
+
+    #[test]
+    fn keeps_the_last_alternate_frame_even_when_the_exit_sequence_is_split() {
+        for split in 0..LEAVE_ALTERNATE.len() + 1 {
+            let mut s = screen();
+            s.feed(b"shell$ \x1b[?1049h\x1b[Hfullscreen");
+            let mut tail = LEAVE_ALTERNATE.to_vec();
+            tail.extend_from_slice(b"bye");
+            let mut first = b"\x1b[2;1Hlast frame".to_vec();
+            first.extend_from_slice(&tail[..split]);
+            s.feed(&first);
+            s.feed(&tail[split..]);
+            assert!(!s.is_alternate(), "split {split}");
+            let frame = s.last_alternate_frame().expect("frame kept");
+            assert!(
+                frame.contains("fullscreen") && frame.contains("last frame"),
+                "split {split}"
+            );
+            assert!(
+                s.text().contains("shell$ bye"),
+                "split {split}: {}",
+                s.text()
+            );
+        }
+    }
+
+    #[test]
+    fn size_parses_and_rejects() {
+        assert_eq!(
+            "100x30".parse::<Size>(),
+            Ok(Size {
+                cols: 100,
+                rows: 30
+            })
+        );
+        assert!("100".parse::<Size>().unwrap_err().contains("COLSxROWS"));
+        assert!("0x5".parse::<Size>().is_err());
+    }
+}
