@@ -16,6 +16,12 @@ pub enum Key {
     Tab,
     ShiftTab,
     Backspace,
+    Space,
+    Delete,
+    Home,
+    End,
+    PageUp,
+    PageDown,
     Up,
     Down,
     Left,
@@ -42,6 +48,12 @@ impl Key {
             Key::Tab => b"\t".to_vec(),
             Key::ShiftTab => b"\x1b[Z".to_vec(),
             Key::Backspace => b"\x7f".to_vec(),
+            Key::Space => b" ".to_vec(),
+            Key::Delete => b"\x1b[3~".to_vec(),
+            Key::Home => arrow(b'H'),
+            Key::End => arrow(b'F'),
+            Key::PageUp => b"\x1b[5~".to_vec(),
+            Key::PageDown => b"\x1b[6~".to_vec(),
             Key::Up => arrow(b'A'),
             Key::Down => arrow(b'B'),
             Key::Right => arrow(b'C'),
@@ -70,7 +82,7 @@ pub fn paste_bytes(text: &str, bracketed: bool) -> Vec<u8> {
 
 /// A key name that is not one of the known ones.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown key {0:?} (known: Enter, Esc, Tab, Shift-Tab, Backspace, Up, Down, Left, Right, Ctrl-A..Ctrl-Z, 0..9)")]
+#[error("unknown key {0:?} (known: Enter, Esc, Tab, Shift-Tab, Backspace, Space, Delete, Home, End, PageUp, PageDown, Up, Down, Left, Right, Ctrl-A..Ctrl-Z, 0..9)")]
 pub struct UnknownKey(pub String);
 
 impl FromStr for Key {
@@ -85,6 +97,12 @@ impl FromStr for Key {
             "tab" => Key::Tab,
             "shift-tab" | "backtab" => Key::ShiftTab,
             "backspace" | "bs" => Key::Backspace,
+            "space" => Key::Space,
+            "delete" | "del" => Key::Delete,
+            "home" => Key::Home,
+            "end" => Key::End,
+            "pageup" | "pgup" => Key::PageUp,
+            "pagedown" | "pgdn" => Key::PageDown,
             "up" => Key::Up,
             "down" => Key::Down,
             "left" => Key::Left,
@@ -109,6 +127,12 @@ impl fmt::Display for Key {
             Key::Tab => f.write_str("Tab"),
             Key::ShiftTab => f.write_str("Shift-Tab"),
             Key::Backspace => f.write_str("Backspace"),
+            Key::Space => f.write_str("Space"),
+            Key::Delete => f.write_str("Delete"),
+            Key::Home => f.write_str("Home"),
+            Key::End => f.write_str("End"),
+            Key::PageUp => f.write_str("PageUp"),
+            Key::PageDown => f.write_str("PageDown"),
             Key::Up => f.write_str("Up"),
             Key::Down => f.write_str("Down"),
             Key::Left => f.write_str("Left"),

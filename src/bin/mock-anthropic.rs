@@ -33,6 +33,9 @@ enum Cmd {
         /// Append every request as a JSON line to this file.
         #[arg(long)]
         log: Option<PathBuf>,
+        /// What `{project}` in the scenario stands for.
+        #[arg(long)]
+        project: Option<PathBuf>,
     },
     /// Print the sidecar (what the chat must show) of a scenario's recording.
     Sidecar {
@@ -54,8 +57,9 @@ fn main() -> anyhow::Result<()> {
             port,
             port_file,
             log,
+            project,
         } => {
-            let mock = Mock::new(Scenario::load(&scenario)?, log)?;
+            let mock = Mock::new(Scenario::load(&scenario, project.as_deref())?, log)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -70,7 +74,7 @@ fn main() -> anyhow::Result<()> {
             })
         }
         Cmd::Sidecar { scenario, steps } => {
-            let scenario = Scenario::load(&scenario)?;
+            let scenario = Scenario::load(&scenario, None)?;
             let text = std::fs::read_to_string(&steps)
                 .with_context(|| format!("cannot read {}", steps.display()))?;
             let steps = script::parse(&text).with_context(|| format!("{}", steps.display()))?;

@@ -2,4 +2,5 @@
 //! recorded and tested offline.
 
 pub mod anthropic;
+pub mod claude_home;
 pub mod scenario;

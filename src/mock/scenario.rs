@@ -50,6 +50,49 @@ pub struct Scenario {
     pub turn: Vec<Turn>,
     #[serde(default)]
     pub expect: Expect,
+    #[serde(default)]
+    pub setup: Setup,
+}
+
+/// How Claude Code is started for the scenario: the scratch home and project it finds.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// Arguments after `claude`.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment (`CLAUDE_CODE_ENABLE_TODO_TOOLS = "1"`).
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// The project is already trusted; false shows the workspace-trust menu.
+    #[serde(default = "yes")]
+    pub trusted: bool,
+    /// Pass the key as `ANTHROPIC_API_KEY` (shows the "custom API key" menu) instead of
+    /// `ANTHROPIC_AUTH_TOKEN`.
+    #[serde(default)]
+    pub api_key: bool,
+    /// Files in the project, path → content.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Start in the home and project another scenario left behind (for `--continue`).
+    pub continues: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            args: Vec::new(),
+            env: Default::default(),
+            trusted: true,
+            api_key: false,
+            files: Default::default(),
+            continues: None,
+        }
+    }
 }
 
 fn default_chunk() -> usize {
@@ -126,9 +169,14 @@ pub struct Prompt {
 }
 
 impl Scenario {
-    pub fn load(path: &Path) -> anyhow::Result<Scenario> {
-        let text = std::fs::read_to_string(path)
+    /// Reads a scenario. `{project}` anywhere in it stands for `project`, the absolute
+    /// path of the project directory, which Claude Code's prompts and file tools show.
+    pub fn load(path: &Path, project: Option<&Path>) -> anyhow::Result<Scenario> {
+        let mut text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
+        if let Some(project) = project {
+            text = text.replace("{project}", &project.to_string_lossy());
+        }
         toml::from_str(&text).with_context(|| format!("{}", path.display()))
     }
 
