@@ -67,7 +67,11 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("vt100 process", |b| {
         b.iter(|| {
-            let mut parser = vt100::Parser::new(30, 100, telepty::screen::DEFAULT_SCROLLBACK);
+            let mut parser = vt100::Parser::new(
+                std::num::NonZeroU16::new(30).unwrap(),
+                std::num::NonZeroU16::new(100).unwrap(),
+                telepty::screen::DEFAULT_SCROLLBACK,
+            );
             for e in &cast.events {
                 parser.process(e.data.as_bytes());
             }

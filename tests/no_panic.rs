@@ -6,7 +6,7 @@ use telepty::replay::replay;
 use telepty::{Screen, Size};
 
 /// A real recording to mutate: Claude Code 2.1.331 drawing a permission prompt.
-const SAMPLE: &str = include_str!("../fixtures/claude-code/d-permission-yes.100x30.cast");
+const SAMPLE: &str = include_str!("../fixtures/claude-code/d-permission-yes.60x24.cast");
 
 /// Pieces that terminal streams are made of, so random streams reach deep parser states.
 fn fragment() -> impl Strategy<Value = Vec<u8>> {
@@ -126,7 +126,7 @@ proptest! {
             e.data = String::from_utf8_lossy(&data).into_owned();
         }
         let screen = replay(&cast, None, |_, _| {});
-        prop_assert_eq!(screen.size(), Size::new(100, 30));
+        prop_assert_eq!(screen.size(), Size::new(60, 24));
     }
 
     #[test]

@@ -227,3 +227,60 @@ async fn resize_reaches_the_program_and_the_screen() {
     wait_for(&mut term, "20 60").await;
     assert_eq!(term.screen().size(), Size::new(60, 20));
 }
+
+#[tokio::test]
+async fn keys_and_pastes_follow_the_modes_the_program_set() {
+    let script = r#"printf '\033[?2004h\033[?1hready\n'; stty -echo -icanon; head -c 23 | cat -v; echo; echo END"#;
+    let mut term = Terminal::spawn(&bash(script), 100).unwrap();
+    wait_for(&mut term, "ready").await;
+    assert!(term.screen().bracketed_paste() && term.screen().application_cursor());
+    term.paste("hi\nthere");
+    term.key(telepty::Key::Up);
+    wait_for(&mut term, "END").await;
+    let text = term.screen().text();
+    assert!(text.contains("^[[200~hi\nthere^[[201~^[OA"), "{text}");
+}
+
+#[tokio::test]
+async fn interactive_record_relays_the_terminal_and_restores_it() {
+    // `telepty record` needs a real terminal: give it one of ours.
+    let dir = tempfile::tempdir().unwrap();
+    let cast = dir.path().join("i.cast");
+    let script = format!(
+        "{} record --size 50x12 --out {} -- bash --norc --noprofile -c 'read -r x; echo \"got $x\"'; stty -a; echo DONE",
+        env!("CARGO_BIN_EXE_telepty"),
+        cast.display()
+    );
+    let mut term = Terminal::spawn(&bash(&script), 1000).unwrap();
+    // Typed keys reach the recorded program through the recorder's raw-mode relay.
+    tokio::time::timeout(TIMEOUT, async {
+        while !cast.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the recording starts");
+    term.write(b"hello\r");
+    wait_for(&mut term, "DONE").await;
+    let all = term.screen_mut().lines_with_scrollback().join("\n");
+    assert!(all.contains("got hello"), "{all}");
+    // Raw mode is off again: canonical input and echo are back.
+    assert!(all.contains(" icanon") && all.contains(" echo"), "{all}");
+
+    let recorded = telepty::Cast::read_file(&cast).unwrap();
+    assert_eq!((recorded.header.width, recorded.header.height), (50, 12));
+    let input: String = recorded
+        .events
+        .iter()
+        .filter(|e| e.kind == telepty::asciicast::EventKind::Input)
+        .map(|e| e.data.as_str())
+        .collect();
+    assert_eq!(input, "hello\r");
+    let output: String = recorded
+        .events
+        .iter()
+        .filter(|e| e.kind == telepty::asciicast::EventKind::Output)
+        .map(|e| e.data.as_str())
+        .collect();
+    assert!(output.contains("got hello"), "{output:?}");
+}

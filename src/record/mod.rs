@@ -140,9 +140,21 @@ impl Recorder {
     }
 }
 
-/// The screen text as scripts match it: non-breaking spaces read as spaces.
+/// Text as scripts match it: every run of whitespace (line breaks and non-breaking
+/// spaces too) as one space, so a text the program wrapped over two rows still matches.
+fn normalize(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '\u{a0}')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn screen_shows(term: &Terminal, text: &str) -> bool {
+    normalize(&term.screen().text()).contains(&normalize(text))
+}
+
 fn screen_text(term: &Terminal) -> String {
-    term.screen().text().replace('\u{a0}', " ")
+    term.screen().text()
 }
 
 /// Runs a step file against a recorder. On failure the error shows the screen.
@@ -165,7 +177,7 @@ async fn run_step(rec: &mut Recorder, step: &Step) -> anyhow::Result<()> {
         Step::Wait { text, timeout } | Step::WaitGone { text, timeout } => {
             let want_shown = matches!(step, Step::Wait { .. });
             let deadline = now + *timeout;
-            while screen_text(rec.terminal()).contains(text.as_str()) != want_shown {
+            while screen_shows(rec.terminal(), text) != want_shown {
                 match tokio::time::timeout_at(deadline, rec.next()).await {
                     Err(_) => bail!("timed out after {timeout:?}"),
                     Ok(activity) => {
@@ -246,8 +258,10 @@ impl Drop for RawMode {
 pub async fn record_interactive(options: &Options) -> anyhow::Result<ExitInfo> {
     use tokio::signal::unix::{signal, SignalKind};
 
-    let mut rec = Recorder::start(options)?;
+    // Raw mode first: whatever the user types from the moment the recording exists goes
+    // to the program byte for byte.
     let raw = RawMode::enable()?;
+    let mut rec = Recorder::start(options)?;
     let (in_tx, mut in_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
