@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use telepty::mock::anthropic::Mock;
 use telepty::mock::scenario::Scenario;
-use telepty::record::script::{self, Step};
+use telepty::record::script;
 
 #[derive(Parser)]
 #[command(
@@ -78,13 +78,7 @@ fn main() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&steps)
                 .with_context(|| format!("cannot read {}", steps.display()))?;
             let steps = script::parse(&text).with_context(|| format!("{}", steps.display()))?;
-            let inputs: Vec<String> = steps
-                .into_iter()
-                .filter_map(|s| match s {
-                    Step::Type(t) | Step::Paste(t) if !t.starts_with('/') => Some(t),
-                    _ => None,
-                })
-                .collect();
+            let inputs = script::user_inputs(&steps);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&scenario.sidecar(&inputs))?

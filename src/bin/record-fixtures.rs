@@ -97,13 +97,7 @@ fn load(dir: &Path) -> anyhow::Result<Vec<Entry>> {
         let text = std::fs::read_to_string(&steps_path)
             .with_context(|| format!("cannot read {}", steps_path.display()))?;
         let steps = script::parse(&text).with_context(|| format!("{}", steps_path.display()))?;
-        let inputs = steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::Type(t) | Step::Paste(t) if !t.starts_with('/') => Some(t.clone()),
-                _ => None,
-            })
-            .collect();
+        let inputs = script::user_inputs(&steps);
         entries.push(Entry {
             name,
             path,

@@ -116,6 +116,18 @@ pub fn parse(text: &str) -> Result<Vec<Step>, StepError> {
     Ok(steps)
 }
 
+/// What the user says in a script: the typed and pasted texts, without slash commands
+/// (`/exit`), which drive the program rather than talk to it.
+pub fn user_inputs(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Type(t) | Step::Paste(t) if !t.starts_with('/') => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A text argument: a JSON string, or the rest of the line. Returns the text and what
 /// follows a JSON string.
 fn text_arg(rest: &str) -> Result<(String, &str), String> {
