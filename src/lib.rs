@@ -11,11 +11,13 @@
 //! - [`asciicast`]: asciicast v2 recordings, read and written.
 //! - [`replay`]: a recording fed through the pipeline on virtual time.
 //! - [`record`]: `telepty record`, interactive or from a step file.
+//! - [`pacer`]: the per-chat flood budget: when chat operations may go out.
 //! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
 
 pub mod asciicast;
 pub mod keys;
 pub mod mock;
+pub mod pacer;
 pub mod pty;
 pub mod record;
 pub mod replay;
