@@ -401,7 +401,8 @@ mod tests {
         assert!(matches!(&last_live.1, Operation::Edit(1, c) if c.text == "live 1799"));
         let sent: Vec<u64> = ops
             .iter()
-            .filter_map(|(_, op)| matches!(op, Operation::Send(..)).then(|| op.id()))
+            .filter(|(_, op)| matches!(op, Operation::Send(..)))
+            .map(|(_, op)| op.id())
             .collect();
         assert_eq!(
             sent,
@@ -457,7 +458,7 @@ mod tests {
             let mut chat: BTreeMap<MessageId, String> = BTreeMap::new();
             let mut ops = Vec::new();
             let mut now = Duration::ZERO;
-            let mut apply = |now: Duration, op: Operation, chat: &mut BTreeMap<MessageId, String>, ops: &mut Vec<Duration>| {
+            let apply = |now: Duration, op: Operation, chat: &mut BTreeMap<MessageId, String>, ops: &mut Vec<Duration>| {
                 ops.push(now);
                 match op {
                     Operation::Send(id, c) => { assert!(chat.insert(id, c.text).is_none(), "sent twice"); }
