@@ -11,6 +11,7 @@
 //! - [`asciicast`]: asciicast v2 recordings, read and written.
 //! - [`replay`]: a recording fed through the pipeline on virtual time.
 //! - [`record`]: `telepty record`, interactive or from a step file.
+//! - [`profile`]: screen patterns as data (the built-in `claude` table).
 //! - [`pacer`]: the per-chat flood budget: when chat operations may go out.
 //! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
 
@@ -18,6 +19,7 @@ pub mod asciicast;
 pub mod keys;
 pub mod mock;
 pub mod pacer;
+pub mod profile;
 pub mod pty;
 pub mod record;
 pub mod replay;

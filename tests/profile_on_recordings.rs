@@ -1,0 +1,98 @@
+//! The `claude` pattern table on every frame of every Claude Code recording, both
+//! versions: chrome is always read as chrome, and every prompt the user sent is read as
+//! a user line at some moment.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use telepty::profile::Profile;
+use telepty::replay::replay;
+use telepty::Cast;
+
+/// Texts only ever drawn by Claude Code's chrome: the footer, the effort line, spinners.
+const CHROME_MARKERS: &[&str] = &[
+    "esc to interrupt",
+    "? for shortcuts",
+    "· /effort",
+    "mode on",
+    " tokens)",
+];
+const CHROME_KINDS: &[&str] = &["chrome", "footer", "spinner", "turn_done"];
+
+fn casts(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cast"))
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no casts in {}", dir.display());
+    out
+}
+
+fn check_dir(dir: &Path) {
+    let profile = Profile::claude();
+    let mut problems = Vec::new();
+    for path in casts(dir) {
+        let cast = Cast::read_file(&path).unwrap();
+        let sidecar: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(path.with_extension("expect.json")).unwrap(),
+        )
+        .unwrap();
+        let mut inputs: BTreeSet<String> = sidecar["user_inputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .map(|s| {
+                s.chars()
+                    .take(30)
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect();
+        let mut bad = BTreeSet::new();
+        replay(&cast, None, |_, screen| {
+            for line in screen.lines() {
+                let c = profile.classify(&line, false);
+                if CHROME_MARKERS.iter().any(|m| line.contains(m))
+                    && !CHROME_KINDS.contains(&c.kind.as_str())
+                {
+                    bad.insert(format!("{line:?} read as {}", c.kind));
+                }
+                if c.kind == "user" {
+                    let text = c.fields.get("text").cloned().unwrap_or_default();
+                    inputs.retain(|i| !text.starts_with(i.as_str()));
+                }
+            }
+        });
+        for line in bad {
+            problems.push(format!("{}: chrome {line}", path.display()));
+        }
+        for input in inputs {
+            problems.push(format!(
+                "{}: the user's {input:?} never read as a user line",
+                path.display()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn own_fixtures() {
+    check_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/claude-code"));
+}
+
+#[test]
+fn reference_casts_2_1_197() {
+    check_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/claude-code/casts"));
+}
+
+#[test]
+fn reference_casts_2_1_331() {
+    check_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/claude-code/casts-2.1.331"),
+    );
+}
