@@ -2,8 +2,12 @@
 //! versions: chrome is always read as chrome, and every prompt the user sent is read as
 //! a user line at some moment.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::{casts_in, root, sidecar_of};
 
 use telepty::profile::Profile;
 use telepty::replay::replay;
@@ -19,26 +23,12 @@ const CHROME_MARKERS: &[&str] = &[
 ];
 const CHROME_KINDS: &[&str] = &["chrome", "footer", "spinner", "turn_done"];
 
-fn casts(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "cast"))
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "no casts in {}", dir.display());
-    out
-}
-
 fn check_dir(dir: &Path) {
     let profile = Profile::claude();
     let mut problems = Vec::new();
-    for path in casts(dir) {
+    for path in casts_in(dir) {
         let cast = Cast::read_file(&path).unwrap();
-        let sidecar: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(path.with_extension("expect.json")).unwrap(),
-        )
-        .unwrap();
+        let sidecar = sidecar_of(&path);
         let mut inputs: BTreeSet<String> = sidecar["user_inputs"]
             .as_array()
             .into_iter()
@@ -82,17 +72,15 @@ fn check_dir(dir: &Path) {
 
 #[test]
 fn own_fixtures() {
-    check_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/claude-code"));
+    check_dir(&root().join("fixtures/claude-code"));
 }
 
 #[test]
 fn reference_casts_2_1_197() {
-    check_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/claude-code/casts"));
+    check_dir(&root().join("../shared/claude-code/casts"));
 }
 
 #[test]
 fn reference_casts_2_1_331() {
-    check_dir(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/claude-code/casts-2.1.331"),
-    );
+    check_dir(&root().join("../shared/claude-code/casts-2.1.331"));
 }

@@ -3,36 +3,16 @@
 //! shows what its sidecar says it must: the last answer's closing words at the end, and
 //! every `screen_must_show` text at some moment of the replay.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::{casts_in, root, sidecar_of};
 
 use serde_json::Value;
 use telepty::replay::replay;
 use telepty::Cast;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Casts in a folder, sorted. A missing or empty folder fails the test: it must not pass
-/// by checking nothing.
-fn casts_in(dir: &Path) -> Vec<PathBuf> {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
-    let mut casts: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "cast"))
-        .collect();
-    casts.sort();
-    assert!(!casts.is_empty(), "no recordings in {}", dir.display());
-    casts
-}
-
-fn sidecar_of(cast: &Path) -> Value {
-    let path = cast.with_extension("expect.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// Whitespace (non-breaking spaces and line breaks included) as single spaces, so text
 /// wrapped by the program reads as one line.

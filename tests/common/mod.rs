@@ -1,0 +1,29 @@
+//! Shared by the integration tests that walk the recordings.
+
+use std::path::{Path, PathBuf};
+
+/// The crate's root; the reference recordings are in `../shared/` beside it.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Casts in a folder, sorted. A missing or empty folder fails the test: it must not pass
+/// by checking nothing.
+pub fn casts_in(dir: &Path) -> Vec<PathBuf> {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    let mut casts: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cast"))
+        .collect();
+    casts.sort();
+    assert!(!casts.is_empty(), "no recordings in {}", dir.display());
+    casts
+}
+
+/// The sidecar `NAME.expect.json` of `NAME.cast`.
+pub fn sidecar_of(cast: &Path) -> serde_json::Value {
+    let path = cast.with_extension("expect.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
