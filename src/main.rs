@@ -51,8 +51,9 @@ enum Cmd {
     },
     /// Feed a recording through the pipeline on virtual time and print the result.
     Replay {
+        /// The recording (asciicast v2).
         file: PathBuf,
-        /// Screen profile (`claude`, `plain`); used by the chat view.
+        /// Screen profile: `claude`, `plain`, or a profile file (TOML); used by the chat view.
         #[arg(long, default_value = "claude")]
         profile: String,
         /// Print JSON instead of text.
@@ -139,11 +140,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Replay {
             file,
-            profile: _,
+            profile,
             json,
             screen: _,
             at,
         } => {
+            check_profile(&profile)?;
             let cast = Cast::read_file(&file)?;
             let time = at.unwrap_or(cast.duration()).min(cast.duration());
             let screen = replay::replay(&cast, at, |_, _| {});
@@ -159,5 +161,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A profile name or file must be usable before anything is replayed with it.
+fn check_profile(profile: &str) -> anyhow::Result<()> {
+    match profile {
+        "claude" | "plain" => Ok(()),
+        path if std::path::Path::new(path).is_file() => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+            telepty::profile::Profile::parse(&text, path).map(|_| ())
+        }
+        other => anyhow::bail!(
+            "unknown profile {other:?}: use claude, plain, or the path of a profile file"
+        ),
     }
 }

@@ -115,3 +115,23 @@ fn replay_names_the_bad_line() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("bad.cast: line 3: not a JSON event"), "{err}");
 }
+
+#[test]
+fn replay_refuses_an_unknown_profile() {
+    let cast = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/terminal/less-pager.cast"
+    );
+    let out = Command::new(TELEPTY)
+        .args(["replay", cast, "--profile", "klaude"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unknown profile \"klaude\""), "{err}");
+    let out = Command::new(TELEPTY)
+        .args(["replay", cast, "--profile", "plain"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
