@@ -281,6 +281,15 @@ impl Screen {
     }
 }
 
+/// Text with every run of whitespace (line breaks and non-breaking spaces too) as one
+/// space, so a text a program wrapped over two rows still matches.
+pub fn normalize_whitespace(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '\u{a0}')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn nonzero(size: Size) -> (NonZeroU16, NonZeroU16) {
     let one = NonZeroU16::MIN;
     (

@@ -12,16 +12,8 @@ use common::{casts_in, root, sidecar_of};
 
 use serde_json::Value;
 use telepty::replay::replay;
+use telepty::screen::normalize_whitespace as normalize;
 use telepty::Cast;
-
-/// Whitespace (non-breaking spaces and line breaks included) as single spaces, so text
-/// wrapped by the program reads as one line.
-fn normalize(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c == '\u{a0}')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// The last words of an answer as Claude Code draws them: markdown emphasis and code
 /// marks are not drawn.

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 
 use crate::asciicast::{EventKind, Header, Writer};
 use crate::pty::{Command, ExitInfo};
-use crate::screen::{Size, DEFAULT_SCROLLBACK};
+use crate::screen::{normalize_whitespace, Size, DEFAULT_SCROLLBACK};
 use crate::terminal::{Activity, Terminal};
 use script::Step;
 
@@ -140,17 +140,8 @@ impl Recorder {
     }
 }
 
-/// Text as scripts match it: every run of whitespace (line breaks and non-breaking
-/// spaces too) as one space, so a text the program wrapped over two rows still matches.
-fn normalize(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c == '\u{a0}')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn screen_shows(term: &Terminal, text: &str) -> bool {
-    normalize(&term.screen().text()).contains(&normalize(text))
+    normalize_whitespace(&term.screen().text()).contains(&normalize_whitespace(text))
 }
 
 fn screen_text(term: &Terminal) -> String {
