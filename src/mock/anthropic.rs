@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -92,12 +92,7 @@ async fn count_tokens(State(mock): State<Mock>, uri: Uri, body: Bytes) -> Respon
     axum::Json(json!({ "input_tokens": 1000 })).into_response()
 }
 
-async fn messages(
-    State(mock): State<Mock>,
-    uri: Uri,
-    _headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn messages(State(mock): State<Mock>, uri: Uri, body: Bytes) -> Response {
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {

@@ -133,8 +133,8 @@ impl Recorder {
             }
         };
         self.cast.into_inner().flush()?;
-        if let Some(t) = self.transcript.take() {
-            drop(t); // flushes through the stripping writer
+        if let Some(mut t) = self.transcript.take() {
+            t.flush()?;
         }
         Ok(info)
     }
@@ -144,10 +144,6 @@ fn screen_shows(term: &Terminal, text: &str) -> bool {
     normalize_whitespace(&term.screen().text()).contains(&normalize_whitespace(text))
 }
 
-fn screen_text(term: &Terminal) -> String {
-    term.screen().text()
-}
-
 /// Runs a step file against a recorder. On failure the error shows the screen.
 pub async fn run_script(rec: &mut Recorder, steps: &[Step]) -> anyhow::Result<()> {
     for (index, step) in steps.iter().enumerate() {
@@ -155,7 +151,7 @@ pub async fn run_script(rec: &mut Recorder, steps: &[Step]) -> anyhow::Result<()
             format!(
                 "step {} ({step:?}) failed; the screen:\n{}",
                 index + 1,
-                screen_text(rec.terminal())
+                rec.terminal().screen().text()
             )
         })?;
     }
