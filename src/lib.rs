@@ -16,15 +16,19 @@
 //! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
 
 pub mod asciicast;
+pub mod chat;
 pub mod keys;
 pub mod mock;
 pub mod pacer;
+pub mod pipeline;
 pub mod profile;
 pub mod pty;
 pub mod record;
+pub mod render;
 pub mod replay;
 pub mod screen;
 pub mod terminal;
+pub mod view;
 
 pub use asciicast::Cast;
 pub use keys::Key;

@@ -1,10 +1,15 @@
 //! The `telepty` command line.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use telepty::chat::ModelChat;
+use telepty::pacer::Limits;
+use telepty::profile::Profile;
 use telepty::record::{self, Options};
 use telepty::replay::{self, Snapshot};
 use telepty::{Cast, Command, Size};
@@ -65,6 +70,9 @@ enum Cmd {
         /// The moment to stop at, in seconds from the start.
         #[arg(long)]
         at: Option<f64>,
+        /// Print every distinct screen with its time (for studying a recording).
+        #[arg(long)]
+        frames: bool,
     },
 }
 
@@ -142,11 +150,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             profile,
             json,
-            screen: _,
+            screen,
             at,
+            frames,
         } => {
-            check_profile(&profile)?;
+            let profile = load_profile(&profile)?;
             let cast = Cast::read_file(&file)?;
+            if frames {
+                let mut last = String::new();
+                replay::replay(&cast, at, |t, screen| {
+                    let text = screen.text();
+                    if text != last {
+                        println!("=== {t:.3}s ===\n{}", text.trim_end());
+                        last = text;
+                    }
+                });
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !screen {
+                let ops = replay::replay_chat(&cast, profile, Limits::default());
+                if json {
+                    let mut out = std::io::stdout().lock();
+                    for op in &ops {
+                        writeln!(out, "{}", serde_json::to_string(&op.record())?)?;
+                    }
+                } else {
+                    let mut chat = ModelChat::default();
+                    for op in &ops {
+                        chat.apply(op);
+                    }
+                    print!("{}", chat.transcript());
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let time = at.unwrap_or(cast.duration()).min(cast.duration());
             let screen = replay::replay(&cast, at, |_, _| {});
             if json {
@@ -164,14 +200,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A profile name or file must be usable before anything is replayed with it.
-fn check_profile(profile: &str) -> anyhow::Result<()> {
+/// A profile by name, or from a file; checked before anything is replayed with it.
+fn load_profile(profile: &str) -> anyhow::Result<Arc<Profile>> {
     match profile {
-        "claude" | "plain" => Ok(()),
+        "claude" => Ok(Arc::new(Profile::claude())),
+        "plain" => Ok(Arc::new(Profile::plain())),
         path if std::path::Path::new(path).is_file() => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
-            telepty::profile::Profile::parse(&text, path).map(|_| ())
+            Ok(Arc::new(Profile::parse(&text, path)?))
         }
         other => anyhow::bail!(
             "unknown profile {other:?}: use claude, plain, or the path of a profile file"

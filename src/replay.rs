@@ -2,13 +2,44 @@
 //! timestamps are the clock, nothing sleeps, so a 10-minute session replays in
 //! milliseconds and the same bytes always give the same result.
 //!
-//! For now the pipeline ends at the screen; the view and the chat operations will hang
-//! off the same loop.
+//! [`replay`] stops at the screen; [`replay_chat`] runs the whole pipeline and gives the
+//! chat operations, each at the moment the pacer let it out.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::asciicast::{Cast, EventKind};
+use crate::pacer::Limits;
+use crate::pipeline::{Pipeline, TimedOp};
+use crate::profile::Profile;
 use crate::screen::{Screen, Size, DEFAULT_SCROLLBACK};
+
+/// Runs a recording through screen → view → render → pacer. Input events count as the
+/// user typing; the end of the recording ends the session, and everything still waiting
+/// is delivered as the budget allows.
+pub fn replay_chat(cast: &Cast, profile: Arc<Profile>, limits: Limits) -> Vec<TimedOp> {
+    let size = Size::new(cast.header.width, cast.header.height);
+    let mut pipeline = Pipeline::new(profile, size, limits);
+    let mut ops = Vec::new();
+    for event in &cast.events {
+        let now = Duration::from_secs_f64(event.time.max(0.0));
+        match event.kind {
+            EventKind::Output => ops.extend(pipeline.output(now, event.data.as_bytes())),
+            EventKind::Input => ops.extend(pipeline.input(now, event.data.as_bytes())),
+            EventKind::Resize => match event.data.parse::<Size>() {
+                Ok(size) => ops.extend(pipeline.resize(now, size)),
+                Err(e) => tracing::warn!(time = event.time, "ignoring resize event: {e}"),
+            },
+            _ => {}
+        }
+    }
+    let end = Duration::from_secs_f64(cast.duration().max(0.0));
+    ops.extend(pipeline.exited(end, "the recording ended".into()));
+    ops.extend(pipeline.drain());
+    ops
+}
 
 /// Feeds a recording into a screen up to `until` seconds (all of it when `None`),
 /// calling `observe` after every event that changed the screen, with the event's time.

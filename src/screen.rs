@@ -122,6 +122,62 @@ impl vt100::Callbacks for Host {
     }
 }
 
+/// A screen row as a profile reads it: its text and the colour of its first visible
+/// cell (Claude Code's `●` is white before an answer and grey, green or red before a
+/// tool call: the text alone cannot tell them apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// Trailing blanks trimmed.
+    pub text: String,
+    pub lead_fg: vt100::Color,
+}
+
+impl Row {
+    /// Row `row` of `screen` as it shows now (honouring its scrollback offset).
+    pub fn read(screen: &vt100::Screen, row: u16) -> Row {
+        let cols = screen.size().1.get();
+        let mut text = String::new();
+        let mut lead_fg = vt100::Color::Default;
+        let mut lead_found = false;
+        for col in 0..cols {
+            let Some(cell) = screen.cell(row, col) else {
+                break;
+            };
+            if cell.is_wide_continuation() {
+                continue;
+            }
+            let contents = cell.contents();
+            if contents.is_empty() {
+                text.push(' ');
+            } else {
+                if !lead_found && contents != " " {
+                    lead_found = true;
+                    lead_fg = cell.fgcolor();
+                }
+                text.push_str(contents);
+            }
+        }
+        text.truncate(text.trim_end().len());
+        Row { text, lead_fg }
+    }
+
+    /// Every visible row of `screen`.
+    pub fn all(screen: &vt100::Screen) -> Vec<Row> {
+        (0..screen.size().0.get())
+            .map(|r| Row::read(screen, r))
+            .collect()
+    }
+
+    /// The lead colour as profiles name colours: `default`, `231`, `#rrggbb`.
+    pub fn lead_fg_name(&self) -> String {
+        match self.lead_fg {
+            vt100::Color::Default => "default".into(),
+            vt100::Color::Idx(i) => i.to_string(),
+            vt100::Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+        }
+    }
+}
+
 /// The `CSI ?1049l` that takes a fullscreen program back to the primary screen.
 const LEAVE_ALTERNATE: &[u8] = b"\x1b[?1049l";
 
@@ -131,6 +187,10 @@ pub struct Screen {
     /// Text of the alternate screen just before the program last left it: the final
     /// frame of a fullscreen program such as Claude Code 2.1.331 after it exits.
     last_alternate_frame: Option<String>,
+    /// The same frame as cells, for a view that must read it with its colours.
+    last_alternate_screen: Option<Box<vt100::Screen>>,
+    /// How many times the program has left the alternate screen.
+    alternate_exits: u64,
     /// How many bytes of [`LEAVE_ALTERNATE`] the previous chunk ended with, so a
     /// sequence split across two reads is still seen.
     leave_match: usize,
@@ -142,6 +202,8 @@ impl Screen {
         Screen {
             parser: vt100::Parser::new_with_callbacks(rows, cols, scrollback, Host::default()),
             last_alternate_frame: None,
+            last_alternate_screen: None,
+            alternate_exits: 0,
             leave_match: 0,
         }
     }
@@ -185,6 +247,8 @@ impl Screen {
     fn keep_alternate_frame(&mut self) {
         if self.parser.screen().alternate_screen() {
             self.last_alternate_frame = Some(self.text());
+            self.last_alternate_screen = Some(Box::new(self.parser.screen().clone()));
+            self.alternate_exits += 1;
         }
     }
 
@@ -217,6 +281,34 @@ impl Screen {
             .collect()
     }
 
+    /// How many rows the scrollback holds (at most its capacity).
+    pub fn scrollback_len(&mut self) -> usize {
+        let screen = self.parser.screen_mut();
+        screen.set_scrollback(usize::MAX);
+        let total = screen.scrollback();
+        screen.set_scrollback(0);
+        total
+    }
+
+    /// The newest `n` rows of the scrollback (oldest first), with their look.
+    pub fn scrollback_rows(&mut self, n: usize) -> Vec<Row> {
+        let rows = self.size().rows as usize;
+        let screen = self.parser.screen_mut();
+        screen.set_scrollback(usize::MAX);
+        let n = n.min(screen.scrollback());
+        let mut out = Vec::with_capacity(n);
+        let mut done = 0;
+        while done < n {
+            let offset = n - done;
+            screen.set_scrollback(offset);
+            let take = offset.min(rows);
+            out.extend((0..take as u16).map(|r| Row::read(screen, r)));
+            done += take;
+        }
+        screen.set_scrollback(0);
+        out
+    }
+
     /// Rows that scrolled off the top (oldest first), then the visible rows.
     pub fn lines_with_scrollback(&mut self) -> Vec<String> {
         let cols = self.size().cols;
@@ -241,6 +333,17 @@ impl Screen {
         screen.set_scrollback(0);
         out.extend(screen.rows(0, cols).map(|r| r.trim_end().to_string()));
         out
+    }
+
+    /// The alternate screen as cells, as it was when the program last left it.
+    pub fn last_alternate_screen(&self) -> Option<&vt100::Screen> {
+        self.last_alternate_screen.as_deref()
+    }
+
+    /// How many times the program has left the alternate screen: a view that sees this
+    /// change reads [`Screen::last_alternate_screen`] first, so no frame is missed.
+    pub fn alternate_exits(&self) -> u64 {
+        self.alternate_exits
     }
 
     /// The final frame of the alternate screen before the program last left it.

@@ -21,7 +21,7 @@ const CHROME_MARKERS: &[&str] = &[
     "mode on",
     " tokens)",
 ];
-const CHROME_KINDS: &[&str] = &["chrome", "footer", "spinner", "turn_done"];
+const CHROME_KINDS: &[&str] = &["chrome", "rule", "input", "footer", "spinner", "turn_done"];
 
 fn check_dir(dir: &Path) {
     let profile = Profile::claude();
@@ -49,9 +49,9 @@ fn check_dir(dir: &Path) {
                 if CHROME_MARKERS.iter().any(|m| line.contains(m))
                     && !CHROME_KINDS.contains(&c.kind.as_str())
                 {
-                    bad.insert(format!("{line:?} read as {}", c.kind));
+                    bad.insert(format!("{line:?} read as {}", c.kind.as_str()));
                 }
-                if c.kind == "user" {
+                if c.kind.as_str() == "user" {
                     let text = c.fields.get("text").cloned().unwrap_or_default();
                     inputs.retain(|i| !text.starts_with(i.as_str()));
                 }

@@ -27,7 +27,7 @@ struct ProfileFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LineRow {
-    kind: String,
+    kind: Kind,
     #[serde(rename = "match")]
     pattern: String,
     #[serde(default)]
@@ -35,14 +35,102 @@ struct LineRow {
     /// Only while a blocking prompt is on screen (menu options look like much else).
     #[serde(default)]
     only_in_prompt: bool,
+    /// The colour of the line's first visible cell must be one of these (`default`, a
+    /// 256-colour index such as `231`, or `#rrggbb`): where the text alone is ambiguous.
+    first_fg: Option<Vec<String>>,
+}
+
+/// What a screen line is, as the view understands it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Never reaches the chat: welcome lines, banners, the effort line.
+    Chrome,
+    /// A full-width rule: the input box's edges, the top of a prompt.
+    Rule,
+    /// The input line (what the user is typing).
+    Input,
+    /// The line under the input box; may carry the permission mode.
+    Footer,
+    /// The status line while working (also API retries).
+    Spinner,
+    /// The status line after a turn (`✻ Worked for 3s`).
+    TurnDone,
+    /// A prompt the user sent.
+    User,
+    /// `● Name(arg)`.
+    ToolBanner,
+    /// Any other line that stands for a tool call in progress (`● Searching for 1 pattern…`).
+    ToolActivity,
+    /// A folded call (`Ran 1 shell command`, `Read 2 files`).
+    ToolSummary,
+    /// A call auto mode refused.
+    Blocked,
+    /// The reason under a blocked call.
+    BlockedReason,
+    /// `⎿ Interrupted · What should Claude do instead?`
+    Interrupted,
+    /// `⎿ …` under a call.
+    ToolResult,
+    /// A task list entry.
+    Task,
+    /// The first line of an assistant text block.
+    Assistant,
+    /// A menu option (only inside a blocking prompt).
+    Option,
+    /// The last line of a prompt (`Esc to cancel`).
+    PromptHint,
+    /// Anything else: continuation of the block above, tool details.
+    Text,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Chrome => "chrome",
+            Kind::Rule => "rule",
+            Kind::Input => "input",
+            Kind::Footer => "footer",
+            Kind::Spinner => "spinner",
+            Kind::TurnDone => "turn_done",
+            Kind::User => "user",
+            Kind::ToolBanner => "tool_banner",
+            Kind::ToolActivity => "tool_activity",
+            Kind::ToolSummary => "tool_summary",
+            Kind::Blocked => "blocked",
+            Kind::BlockedReason => "blocked_reason",
+            Kind::Interrupted => "interrupted",
+            Kind::ToolResult => "tool_result",
+            Kind::Task => "task",
+            Kind::Assistant => "assistant",
+            Kind::Option => "option",
+            Kind::PromptHint => "prompt_hint",
+            Kind::Text => "text",
+        }
+    }
+
+    /// Lines that never go to the chat.
+    pub fn is_chrome(self) -> bool {
+        matches!(
+            self,
+            Kind::Chrome
+                | Kind::Rule
+                | Kind::Input
+                | Kind::Footer
+                | Kind::Spinner
+                | Kind::TurnDone
+                | Kind::PromptHint
+        )
+    }
 }
 
 /// One compiled row.
 #[derive(Debug)]
 pub struct LinePattern {
-    pub kind: String,
+    pub kind: Kind,
     pub regex: Regex,
     pub only_in_prompt: bool,
+    pub first_fg: Option<Vec<String>>,
 }
 
 /// A profile ready to use (the high form).
@@ -57,7 +145,7 @@ pub struct Profile {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Classified {
     /// The kind of the row that matched, or `text`.
-    pub kind: String,
+    pub kind: Kind,
     /// The named groups of the match.
     pub fields: BTreeMap<String, String>,
 }
@@ -69,6 +157,15 @@ impl Profile {
             .expect("the built-in profile is valid")
     }
 
+    /// The `plain` profile: no patterns; the screen is mirrored as it is.
+    pub fn plain() -> Profile {
+        Profile {
+            name: "plain".into(),
+            version: None,
+            lines: Vec::new(),
+        }
+    }
+
     /// Reads a profile; `origin` (a file name) is named in every error.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Profile> {
         let file: ProfileFile =
@@ -78,14 +175,15 @@ impl Profile {
         for (i, row) in file.line.iter().enumerate() {
             match Regex::new(&row.pattern) {
                 Ok(regex) => lines.push(LinePattern {
-                    kind: row.kind.clone(),
+                    kind: row.kind,
                     regex,
                     only_in_prompt: row.only_in_prompt,
+                    first_fg: row.first_fg.clone(),
                 }),
                 Err(e) => errors.push(format!(
-                    "{origin}: line row {} (kind {:?}, {}): {e}",
+                    "{origin}: line row {} (kind {}, {}): {e}",
                     i + 1,
-                    row.kind,
+                    row.kind.as_str(),
                     row.note
                 )),
             }
@@ -110,11 +208,29 @@ impl Profile {
 
     /// What a screen line is. `in_prompt` says a blocking prompt is on screen.
     pub fn classify(&self, line: &str, in_prompt: bool) -> Classified {
-        let line = line.replace('\u{a0}', " ");
+        self.classify_styled(line, in_prompt, || None)
+    }
+
+    /// [`Profile::classify`] for a line whose first visible cell has the colour
+    /// `first_fg` gives (asked only when a row depends on it).
+    pub fn classify_styled(
+        &self,
+        line: &str,
+        in_prompt: bool,
+        first_fg: impl Fn() -> Option<String>,
+    ) -> Classified {
         let line = line.trim_end();
         for row in &self.lines {
             if row.only_in_prompt && !in_prompt {
                 continue;
+            }
+            if let Some(colours) = &row.first_fg {
+                if !row.regex.is_match(line) {
+                    continue;
+                }
+                if !first_fg().is_some_and(|fg| colours.contains(&fg)) {
+                    continue;
+                }
             }
             if let Some(caps) = row.regex.captures(line) {
                 let fields = row
@@ -127,15 +243,37 @@ impl Profile {
                     })
                     .collect();
                 return Classified {
-                    kind: row.kind.clone(),
+                    kind: row.kind,
                     fields,
                 };
             }
         }
         Classified {
-            kind: "text".into(),
+            kind: Kind::Text,
             fields: BTreeMap::new(),
         }
+    }
+
+    /// The fields of the first row of `kind` that matches `line`, trying no other kind
+    /// (menu options look like much else, so the prompt finder asks for them alone).
+    pub fn match_kind(&self, kind: Kind, line: &str) -> Option<BTreeMap<String, String>> {
+        let line = line.trim_end();
+        self.lines
+            .iter()
+            .filter(|row| row.kind == kind)
+            .find_map(|row| {
+                let caps = row.regex.captures(line)?;
+                Some(
+                    row.regex
+                        .capture_names()
+                        .flatten()
+                        .filter_map(|name| {
+                            caps.name(name)
+                                .map(|m| (name.to_string(), m.as_str().to_string()))
+                        })
+                        .collect(),
+                )
+            })
     }
 
     /// The program's version, from the first screen line that shows it.
@@ -154,8 +292,8 @@ impl Profile {
 mod tests {
     use super::*;
 
-    fn kind(p: &Profile, line: &str) -> String {
-        p.classify(line, false).kind
+    fn kind(p: &Profile, line: &str) -> &'static str {
+        p.classify(line, false).kind.as_str()
     }
 
     #[test]
@@ -207,27 +345,34 @@ mod tests {
         );
         // Both
         assert_eq!(kind(&p, "❯ What is the capital of France?"), "user");
-        assert_eq!(kind(&p, "❯\u{a0}"), "chrome");
-        assert_eq!(kind(&p, "● The capital of France is Paris."), "assistant");
+        assert_eq!(kind(&p, "❯\u{a0}"), "input");
+        assert_eq!(kind(&p, "❯\u{a0}What is"), "input");
+        let white = || Some("231".to_string());
+        let c = p.classify_styled("● The capital of France is Paris.", false, white);
+        assert_eq!(c.kind, Kind::Assistant);
+        // The same ● in grey is a tool call in progress.
+        let grey = || Some("246".to_string());
+        let c = p.classify_styled("● Exited plan mode", false, grey);
+        assert_eq!(c.kind, Kind::ToolActivity);
         assert_eq!(
             kind(&p, "  ⎿  Interrupted · What should Claude do instead?"),
             "interrupted"
         );
         assert_eq!(kind(&p, "  continuation of an answer"), "text");
-        assert_eq!(kind(&p, "─────────────────────────"), "chrome");
+        assert_eq!(kind(&p, "─────────────────────────"), "rule");
     }
 
     #[test]
     fn menu_options_only_inside_a_prompt() {
         let p = Profile::claude();
         let c = p.classify(" ❯ 1. Yes", true);
-        assert_eq!(c.kind, "option");
+        assert_eq!(c.kind, Kind::Option);
         assert_eq!(c.fields.get("number").map(String::as_str), Some("1"));
         assert_eq!(c.fields.get("cursor").map(String::as_str), Some("❯"));
         let c = p.classify("   No, exit", true);
         assert_eq!(
-            (c.kind.as_str(), c.fields.get("text").map(String::as_str)),
-            ("option", Some("No, exit"))
+            (c.kind, c.fields.get("text").map(String::as_str)),
+            (Kind::Option, Some("No, exit"))
         );
         assert_eq!(kind(&p, "   No, exit"), "text");
     }
@@ -248,14 +393,24 @@ mod tests {
 
     #[test]
     fn bad_rows_are_all_named_with_the_file() {
-        let text = "name = \"x\"\n[[line]]\nkind = \"a\"\nmatch = \"(\"\n[[line]]\nkind = \"b\"\nmatch = \"[\"\n";
+        let text = "name = \"x\"\n[[line]]\nkind = \"chrome\"\nmatch = \"(\"\n[[line]]\nkind = \"text\"\nmatch = \"[\"\n";
         let err = Profile::parse(text, "my.toml").unwrap_err().to_string();
         assert!(
-            err.contains("my.toml: line row 1 (kind \"a\"") && err.contains("my.toml: line row 2"),
+            err.contains("my.toml: line row 1 (kind chrome") && err.contains("my.toml: line row 2"),
             "{err}"
         );
         let err = Profile::parse(
-            "name = \"x\"\n[[line]]\nkind = \"a\"\nmacth = \"x\"\n",
+            "name = \"x\"\n[[line]]\nkind = \"banner\"\nmatch = \"x\"\n",
+            "my.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("my.toml") && err.contains("line 3") && err.contains("`banner`"),
+            "{err}"
+        );
+        let err = Profile::parse(
+            "name = \"x\"\n[[line]]\nkind = \"chrome\"\nmacth = \"x\"\n",
             "my.toml",
         )
         .unwrap_err();

@@ -1,0 +1,38 @@
+use std::sync::Arc;
+use std::time::Duration;
+use telepty::asciicast::EventKind;
+use telepty::pipeline::Pipeline;
+use telepty::profile::Profile;
+use telepty::{Cast, Size};
+fn main() {
+    let path = std::env::args().nth(1).unwrap();
+    let cast = Cast::read_file(std::path::Path::new(&path)).unwrap();
+    let mut p = Pipeline::new(
+        Arc::new(Profile::claude()),
+        Size::new(cast.header.width, cast.header.height),
+        Default::default(),
+    );
+    let mut last = 0;
+    for e in &cast.events {
+        let now = Duration::from_secs_f64(e.time);
+        match e.kind {
+            EventKind::Output => {
+                p.output(now, e.data.as_bytes());
+            }
+            EventKind::Input => {
+                p.input(now, e.data.as_bytes());
+            }
+            _ => {}
+        }
+        if p.view().generation() != last {
+            last = p.view().generation();
+            println!(
+                "{:.2} state={:?} turns={:?} prompt={:?}",
+                e.time,
+                p.view().state(),
+                p.view().turns(),
+                p.view().prompt().map(|p| p.question().to_string())
+            );
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The pipeline of one session, from program output to chat operations:
+//! screen → view → render → pacer. Pure and clocked: every call says what time it is,
+//! so `telepty replay` drives it with a recording's timestamps and the bot with the
+//! wall clock, and both get the same operations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::pacer::{Button, Limits, MessageId, Operation, Pacer};
+use crate::profile::Profile;
+use crate::render::Render;
+use crate::screen::{Screen, Size, DEFAULT_SCROLLBACK};
+use crate::view::View;
+
+/// A chat operation and the moment it may go out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimedOp {
+    pub time: Duration,
+    pub op: Operation,
+}
+
+/// The JSON form of an operation (`telepty replay --json`), one object per line.
+#[derive(Debug, Serialize)]
+pub struct OpRecord<'a> {
+    pub t: f64,
+    pub op: &'static str,
+    pub id: MessageId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buttons: Option<&'a Vec<Vec<Button>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent: Option<bool>,
+}
+
+impl TimedOp {
+    pub fn record(&self) -> OpRecord<'_> {
+        let t = (self.time.as_secs_f64() * 1000.0).round() / 1000.0;
+        match &self.op {
+            Operation::Send(id, c) | Operation::Edit(id, c) => OpRecord {
+                t,
+                op: if matches!(self.op, Operation::Send(..)) {
+                    "send"
+                } else {
+                    "edit"
+                },
+                id: *id,
+                text: Some(&c.text),
+                buttons: (!c.buttons.is_empty()).then_some(&c.buttons),
+                silent: Some(c.silent),
+            },
+            Operation::Delete(id) => OpRecord {
+                t,
+                op: "delete",
+                id: *id,
+                text: None,
+                buttons: None,
+                silent: None,
+            },
+        }
+    }
+}
+
+/// Screen, view, render and pacer of one session.
+pub struct Pipeline {
+    screen: Screen,
+    view: View,
+    render: Render,
+    pacer: Pacer,
+    now: Duration,
+}
+
+/// How many deadline steps one `advance` may take (a guard against a clock that does
+/// not move).
+const MAX_STEPS: usize = 100_000;
+
+impl Pipeline {
+    pub fn new(profile: Arc<Profile>, size: Size, limits: Limits) -> Pipeline {
+        Pipeline {
+            screen: Screen::new(size, DEFAULT_SCROLLBACK),
+            view: View::new(profile),
+            render: Render::new(),
+            pacer: Pacer::new(limits),
+            now: Duration::ZERO,
+        }
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    pub fn render(&self) -> &Render {
+        &self.render
+    }
+
+    /// Program output at `now`.
+    pub fn output(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        self.screen.feed(bytes);
+        self.view.observe(now, &mut self.screen);
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// What the user typed at `now` (keys or text, as terminal bytes).
+    pub fn input(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        self.view.input(now);
+        if let Some(prompt) = self.view.prompt() {
+            if let Some(choice) = choice_of(prompt, bytes) {
+                self.render.answered(choice);
+            }
+        }
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// The terminal was resized at `now`.
+    pub fn resize(&mut self, now: Duration, size: Size) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        self.screen.resize(size);
+        self.view.observe(now, &mut self.screen);
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// The program exited at `now`.
+    pub fn exited(&mut self, now: Duration, how: String) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        self.view.exited(now, how);
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// When something may next be due without new input.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        let view = self.view.next_deadline();
+        let pacer = self.pacer.next_deadline(self.now);
+        match (view, pacer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Lets time pass up to `now`: settles turns and lets waiting operations out, each
+    /// at the moment it became due.
+    pub fn advance(&mut self, now: Duration) -> Vec<TimedOp> {
+        let mut ops = Vec::new();
+        for _ in 0..MAX_STEPS {
+            let Some(due) = self.next_deadline() else {
+                break;
+            };
+            if due > now {
+                break;
+            }
+            let due = due.max(self.now);
+            let before = ops.len();
+            ops.extend(self.step(due));
+            if ops.len() == before && self.next_deadline() == Some(due) {
+                break;
+            }
+        }
+        self.now = self.now.max(now);
+        ops
+    }
+
+    /// Everything still waiting, delivered as soon as the budget allows.
+    pub fn drain(&mut self) -> Vec<TimedOp> {
+        self.advance(Duration::MAX / 2)
+    }
+
+    fn step(&mut self, now: Duration) -> Vec<TimedOp> {
+        self.now = self.now.max(now);
+        self.view.tick(self.now);
+        self.render.update(&self.view, &mut self.pacer);
+        self.pacer
+            .poll(self.now)
+            .into_iter()
+            .map(|op| TimedOp { time: self.now, op })
+            .collect()
+    }
+}
+
+/// What typing `bytes` at a prompt chooses: a digit picks that option, Enter the
+/// highlighted one, Esc cancels; anything else (arrows) only moves the cursor.
+fn choice_of(prompt: &crate::view::Prompt, bytes: &[u8]) -> Option<String> {
+    match bytes {
+        [d @ b'1'..=b'9'] => {
+            let n = u32::from(d - b'0');
+            prompt
+                .choices
+                .iter()
+                .find(|c| c.number == Some(n))
+                .map(|c| c.label.clone())
+        }
+        b"\r" | b"\n" => prompt
+            .choices
+            .get(prompt.highlighted)
+            .map(|c| c.label.clone()),
+        b"\x1b" => Some("cancelled (Esc)".into()),
+        _ => None,
+    }
+}

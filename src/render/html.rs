@@ -1,0 +1,275 @@
+//! Telegram HTML: escaping, re-joining wrapped lines, and splitting long texts.
+//!
+//! Telegram accepts a small HTML subset and at most 4096 characters of text after
+//! entities are parsed. Texts are built from *pieces* — a paragraph of plain text or a
+//! `<pre>` block — and packed into messages; a piece too long for one message is cut at
+//! line boundaries (words, as a last resort), and a `<pre>` cut in two is closed and
+//! reopened, so no message ever ends inside a tag or an entity.
+
+/// Characters of visible text per message: Telegram's 4096 with room to spare.
+pub const MESSAGE_LIMIT: usize = 4000;
+
+/// Escapes text for Telegram HTML (`&`, `<`, `>`).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A unit of a message's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// Plain text, lines kept; escaped when rendered.
+    Text(String),
+    /// Preformatted text (a table, code), escaped inside `<pre>`.
+    Pre(String),
+    /// Ready HTML, short (a heading, a status line); never cut.
+    Html { html: String, visible: usize },
+}
+
+impl Piece {
+    pub fn html(html: impl Into<String>, visible: usize) -> Piece {
+        Piece::Html {
+            html: html.into(),
+            visible,
+        }
+    }
+
+    fn visible(&self) -> usize {
+        match self {
+            Piece::Text(t) | Piece::Pre(t) => t.chars().count(),
+            Piece::Html { visible, .. } => *visible,
+        }
+    }
+
+    fn render(&self) -> String {
+        match self {
+            Piece::Text(t) => escape(t),
+            Piece::Pre(t) => format!("<pre>{}</pre>", escape(t)),
+            Piece::Html { html, .. } => html.clone(),
+        }
+    }
+
+    /// Cuts the piece into parts of at most `limit` visible characters.
+    fn cut(self, limit: usize) -> Vec<Piece> {
+        if self.visible() <= limit {
+            return vec![self];
+        }
+        let (text, pre) = match self {
+            Piece::Text(t) => (t, false),
+            Piece::Pre(t) => (t, true),
+            html @ Piece::Html { .. } => return vec![html],
+        };
+        let mut parts = Vec::new();
+        let mut current = String::new();
+        for line in split_long_lines(&text, limit) {
+            let extra = line.chars().count() + usize::from(!current.is_empty());
+            if !current.is_empty() && current.chars().count() + extra > limit {
+                parts.push(std::mem::take(&mut current));
+            }
+            if !current.is_empty() {
+                current.push('\n');
+            }
+            current.push_str(&line);
+        }
+        if !current.is_empty() {
+            parts.push(current);
+        }
+        parts
+            .into_iter()
+            .map(|p| if pre { Piece::Pre(p) } else { Piece::Text(p) })
+            .collect()
+    }
+}
+
+/// The lines of `text`, a line longer than `limit` cut at spaces (or anywhere).
+fn split_long_lines(text: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let mut rest: Vec<char> = line.chars().collect();
+        while rest.len() > limit {
+            let cut = rest[..limit]
+                .iter()
+                .rposition(|c| *c == ' ')
+                .filter(|i| *i > 0)
+                .unwrap_or(limit);
+            out.push(rest[..cut].iter().collect());
+            rest = rest[cut..]
+                .iter()
+                .skip_while(|c| **c == ' ')
+                .copied()
+                .collect();
+        }
+        out.push(rest.into_iter().collect());
+    }
+    out
+}
+
+/// Packs pieces into message texts of at most `limit` visible characters each; pieces
+/// are separated by a blank line.
+pub fn pack(pieces: Vec<Piece>, limit: usize) -> Vec<String> {
+    let mut messages = Vec::new();
+    let mut html = String::new();
+    let mut visible = 0;
+    for piece in pieces.into_iter().flat_map(|p| p.cut(limit)) {
+        let size = piece.visible();
+        let sep = if html.is_empty() { 0 } else { 2 };
+        if !html.is_empty() && visible + sep + size > limit {
+            messages.push(std::mem::take(&mut html));
+            visible = 0;
+        }
+        if !html.is_empty() {
+            html.push_str("\n\n");
+            visible += 2;
+        }
+        html.push_str(&piece.render());
+        visible += size;
+    }
+    if !html.is_empty() {
+        messages.push(html);
+    }
+    messages
+}
+
+/// Assistant text as Claude Code drew it → pieces: lines that Claude Code wrapped at the
+/// terminal's width are joined back into paragraphs; lists keep their items; tables
+/// (box-drawing characters) become `<pre>`.
+pub fn paragraphs(lines: &[String], cols: usize) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut table = String::new();
+    let mut prev_len = 0usize;
+    let flush_text = |text: &mut String, pieces: &mut Vec<Piece>| {
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(text)));
+        }
+    };
+    for line in lines {
+        if line.is_empty() {
+            flush_text(&mut text, &mut pieces);
+            if !table.is_empty() {
+                pieces.push(Piece::Pre(std::mem::take(&mut table)));
+            }
+            prev_len = 0;
+            continue;
+        }
+        if is_table_line(line) {
+            flush_text(&mut text, &mut pieces);
+            if !table.is_empty() {
+                table.push('\n');
+            }
+            table.push_str(line);
+            continue;
+        }
+        if !table.is_empty() {
+            pieces.push(Piece::Pre(std::mem::take(&mut table)));
+        }
+        // Drawn lines are indented by two; a wrapped line reached the right edge.
+        let wrapped = prev_len + 2 + 12 >= cols && !starts_item(line);
+        if text.is_empty() {
+        } else if wrapped {
+            text.push(' ');
+        } else {
+            text.push('\n');
+        }
+        text.push_str(line);
+        prev_len = line.chars().count();
+    }
+    flush_text(&mut text, &mut pieces);
+    if !table.is_empty() {
+        pieces.push(Piece::Pre(table));
+    }
+    pieces
+}
+
+fn is_table_line(line: &str) -> bool {
+    line.starts_with(['┌', '│', '├', '└', '╭', '╰', '║', '╔', '╚', '╠'])
+}
+
+/// A list item or a numbered step starts a line of its own.
+fn starts_item(line: &str) -> bool {
+    let t = line.trim_start();
+    if t.starts_with("- ") || t.starts_with("• ") || t.starts_with("* ") {
+        return true;
+    }
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && t[digits..].starts_with(". ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_the_three_characters_telegram_needs() {
+        assert_eq!(escape("a < b && c > d"), "a &lt; b &amp;&amp; c &gt; d");
+    }
+
+    #[test]
+    fn wrapped_lines_become_one_paragraph_but_lists_and_short_lines_stay() {
+        let lines: Vec<String> = [
+            "A virtual environment is a private copy of the interpreter's package",
+            "area, one per project.",
+            "",
+            "- Isolation: every project pins its own versions and never breaks",
+            "- Safety",
+            "python3 -m venv .venv",
+            "source .venv/bin/activate",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let pieces = paragraphs(&lines, 80);
+        assert_eq!(
+            pieces,
+            [
+                Piece::Text(
+                    "A virtual environment is a private copy of the interpreter's package area, one per project.".into()
+                ),
+                Piece::Text(
+                    "- Isolation: every project pins its own versions and never breaks\n- Safety\npython3 -m venv .venv\nsource .venv/bin/activate".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_texts_are_cut_at_lines_and_pre_blocks_are_closed_and_reopened() {
+        let code = (0..300)
+            .map(|i| format!("line {i} <x>"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let messages = pack(vec![Piece::Text("intro".into()), Piece::Pre(code)], 1000);
+        assert!(messages.len() > 3);
+        for m in &messages {
+            let visible = m
+                .replace("<pre>", "")
+                .replace("</pre>", "")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">");
+            assert!(visible.chars().count() <= 1000, "{}", visible.len());
+            assert_eq!(
+                m.matches("<pre>").count(),
+                m.matches("</pre>").count(),
+                "{m}"
+            );
+            assert!(!m.contains("&lt\n") && !m.ends_with('&'));
+        }
+        assert!(messages[1].starts_with("<pre>line"));
+    }
+
+    #[test]
+    fn a_single_endless_line_is_cut_at_spaces() {
+        let text = "word ".repeat(2000);
+        let messages = pack(vec![Piece::Text(text)], 500);
+        assert!(messages.iter().all(|m| m.chars().count() <= 500));
+        assert_eq!(messages.concat().matches("word").count(), 2000);
+    }
+}

@@ -1,0 +1,399 @@
+//! The view: what the program's screen means, read through a profile.
+//!
+//! The view looks at the screen after every chunk of output and keeps a model of the
+//! conversation: the turns (what the user sent, Claude's text, the tool calls, the task
+//! list), the prompt waiting for an answer, and the program's state. It is pure: it is
+//! given the screen and the time, and never does I/O, so the same code runs live, in
+//! `telepty replay`, and in tests.
+//!
+//! The screen is cut in two: the conversation (followed from frame to frame by
+//! [`follow::Follower`], so rows that leave the screen are kept) and the bottom (input
+//! box or prompt, status line, footer), read afresh on every look.
+
+mod follow;
+pub mod prompt;
+pub mod turn;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::profile::{Classified, Kind, Profile};
+use crate::screen::{Row, Screen};
+
+pub use prompt::{Choice, Prompt};
+pub use turn::{Block, Task, ToolLine, Turn};
+
+/// A screen line with what the profile says it is.
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub text: String,
+    pub class: Classified,
+}
+
+/// What the program is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Nothing readable on screen yet.
+    Starting,
+    /// Ready for input.
+    Idle,
+    /// Working; the status line's text (spinner glyph and counters removed).
+    Busy(String),
+    /// A prompt waits for the user.
+    Waiting,
+    /// The program is gone.
+    Exited(String),
+}
+
+/// How long the input box must be back, with no status line, before a turn counts as
+/// finished when Claude Code draws no `✻ Worked for …` line.
+const IDLE_SETTLE: Duration = Duration::from_millis(1000);
+
+/// How many scrolled-off rows one look reads back at most (primary screen).
+const SCROLLBACK_LOOK: usize = 4;
+
+pub struct View {
+    profile: Arc<Profile>,
+    follower: follow::Follower,
+    /// Where each turn's user line is in the follower's lines.
+    user_rows: Vec<usize>,
+    turns: Vec<Turn>,
+    state: State,
+    prompt: Option<Prompt>,
+    /// Permission mode from the footer (`⏵⏵ auto mode on`).
+    mode: Option<String>,
+    /// The program's version, from its welcome line.
+    version: Option<String>,
+    seen_input: bool,
+    idle_since: Option<Duration>,
+    /// The status line says the turn is over (`✻ Worked for 3s`).
+    turn_done_shown: bool,
+    scrollback_len: usize,
+    alternate_exits: u64,
+    /// The previous look's rows, to classify only what changed.
+    last_rows: Vec<(Row, Classified)>,
+    /// Bumped whenever the model changes, so a renderer can skip unchanged looks.
+    generation: u64,
+    /// The screen's width at the last look (Claude Code wraps text there).
+    cols: usize,
+}
+
+impl View {
+    pub fn new(profile: Arc<Profile>) -> View {
+        View {
+            profile,
+            follower: follow::Follower::default(),
+            user_rows: Vec::new(),
+            turns: Vec::new(),
+            state: State::Starting,
+            prompt: None,
+            mode: None,
+            version: None,
+            seen_input: false,
+            idle_since: None,
+            turn_done_shown: false,
+            scrollback_len: 0,
+            alternate_exits: 0,
+            last_rows: Vec::new(),
+            generation: 0,
+            cols: 80,
+        }
+    }
+
+    pub fn turns(&self) -> &[Turn] {
+        &self.turns
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn prompt(&self) -> Option<&Prompt> {
+        self.prompt.as_ref()
+    }
+
+    pub fn mode(&self) -> Option<&str> {
+        self.mode.as_deref()
+    }
+
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The screen's width at the last look.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The user typed something: turns drawn from now on are new ones.
+    pub fn input(&mut self, _now: Duration) {
+        self.seen_input = true;
+        self.idle_since = None;
+    }
+
+    /// The program exited: whatever turn was running is over.
+    pub fn exited(&mut self, now: Duration, how: String) {
+        self.tick(now);
+        self.prompt = None;
+        self.state = State::Exited(how);
+        if let Some(t) = self.turns.last_mut() {
+            t.done = true;
+        }
+        self.generation += 1;
+    }
+
+    /// Time passes without output: a turn may be settled.
+    pub fn tick(&mut self, now: Duration) {
+        if let Some(since) = self.idle_since {
+            if now >= since + IDLE_SETTLE {
+                self.finish_turn();
+            }
+        }
+    }
+
+    /// When [`View::tick`] may have something to do.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        let since = self.idle_since?;
+        let open = self.turns.last().is_some_and(|t| !t.done);
+        open.then_some(since + IDLE_SETTLE)
+    }
+
+    fn finish_turn(&mut self) {
+        if let Some(t) = self.turns.last_mut() {
+            if !t.done {
+                t.done = true;
+                self.generation += 1;
+            }
+        }
+    }
+
+    /// Looks at the screen after some output.
+    pub fn observe(&mut self, now: Duration, screen: &mut Screen) {
+        // A fullscreen program that left the alternate screen within this chunk: its
+        // last frame comes first, or its final words would be missed.
+        if screen.alternate_exits() != self.alternate_exits {
+            self.alternate_exits = screen.alternate_exits();
+            if let Some(alt) = screen.last_alternate_screen() {
+                let rows = Row::all(alt);
+                let cols = alt.size().1.get() as usize;
+                self.look(now, rows, cols);
+            }
+            self.last_rows.clear();
+        }
+        let size = screen.size();
+        let mut rows = Vec::new();
+        if !screen.is_alternate() {
+            // Rows that scrolled off since the last look belong to the conversation too.
+            let len = screen.scrollback_len();
+            let scrolled = if len >= crate::screen::DEFAULT_SCROLLBACK {
+                size.rows as usize
+            } else {
+                len.saturating_sub(self.scrollback_len)
+            };
+            self.scrollback_len = len;
+            if scrolled > 0 {
+                let take = scrolled.min(size.rows as usize * SCROLLBACK_LOOK);
+                rows = screen.scrollback_rows(take);
+            }
+        }
+        rows.extend(Row::all(screen.vt()));
+        self.look(now, rows, size.cols as usize);
+    }
+
+    fn classify(&mut self, rows: Vec<Row>) -> Vec<Line> {
+        let profile = self.profile.clone();
+        let mut lines = Vec::with_capacity(rows.len());
+        let mut cache = std::mem::take(&mut self.last_rows);
+        let offset = cache.len().saturating_sub(rows.len());
+        let mut next = Vec::with_capacity(rows.len());
+        for (i, row) in rows.into_iter().enumerate() {
+            let class = match cache.get_mut(offset + i) {
+                Some((old, class)) if *old == row => class.clone(),
+                _ => profile.classify_styled(&row.text, false, || Some(row.lead_fg_name())),
+            };
+            lines.push(Line {
+                text: row.text.clone(),
+                class: class.clone(),
+            });
+            next.push((row, class));
+        }
+        cache.clear();
+        self.last_rows = next;
+        lines
+    }
+
+    fn look(&mut self, now: Duration, rows: Vec<Row>, cols: usize) {
+        self.cols = cols;
+        let lines = self.classify(rows);
+        if self.version.is_none() {
+            self.version = self.profile.version(lines.iter().map(|l| l.text.as_str()));
+        }
+        // The footer: permission mode, and whether this is a view the chat ignores.
+        let mut transcript_view = false;
+        for l in lines.iter().rev().take(4) {
+            if l.class.kind == Kind::Footer {
+                if let Some(mode) = l.class.fields.get("mode") {
+                    self.mode = Some(mode.clone());
+                }
+                transcript_view |= l.class.fields.contains_key("transcript");
+            }
+        }
+        if transcript_view {
+            return;
+        }
+        let input_row = input_box_top(&lines);
+        let found = if input_row.is_none() {
+            prompt::find(&self.profile, &lines, cols)
+        } else {
+            None
+        };
+        let end = match (&found, input_row) {
+            (Some((top, _)), _) => *top,
+            (None, Some(top)) => top,
+            (None, None) => lines.len(),
+        };
+        let mut region: Vec<Line> = lines[..end].to_vec();
+        // The status line and what hangs under it (the task list) are not conversation.
+        let status = region
+            .iter()
+            .rposition(|l| matches!(l.class.kind, Kind::Spinner | Kind::TurnDone));
+        let mut widgets = Vec::new();
+        let mut busy = None;
+        self.turn_done_shown = false;
+        if let Some(s) = status {
+            let below_is_widgets = region[s + 1..].iter().all(|l| {
+                l.text.trim().is_empty()
+                    || matches!(l.class.kind, Kind::Task | Kind::Chrome | Kind::Text)
+            });
+            // A `✻ Worked for …` above the newest prompt belongs to the turn before.
+            let newest_user = region.iter().rposition(|l| l.class.kind == Kind::User);
+            match region[s].class.kind {
+                Kind::Spinner => busy = Some(status_text(&region[s].text)),
+                _ => self.turn_done_shown = newest_user.is_none_or(|u| u < s),
+            }
+            if below_is_widgets {
+                widgets = region.split_off(s + 1);
+            }
+        }
+        while region.last().is_some_and(|l| l.text.trim().is_empty()) {
+            region.pop();
+        }
+        if !region.is_empty() {
+            let changed = self.follower.update(region);
+            self.update_turns(changed);
+        }
+        if let Some(t) = self.turns.last_mut().filter(|t| !t.done) {
+            for w in widgets.iter().filter(|l| l.class.kind == Kind::Task) {
+                let task = turn::task_of(w);
+                if !t.tasks.contains(&task) {
+                    t.merge_task(task);
+                    self.generation += 1;
+                }
+            }
+            if let Some(b) = busy.as_ref().filter(|b| b.contains("API error")) {
+                if t.api_error.as_ref() != Some(b) {
+                    t.api_error = Some(b.clone());
+                    self.generation += 1;
+                }
+            }
+        }
+        // The state.
+        let prompt = found.map(|(_, p)| p);
+        if prompt != self.prompt {
+            self.prompt = prompt;
+            self.generation += 1;
+        }
+        let state = if self.prompt.is_some() {
+            State::Waiting
+        } else if let Some(b) = busy {
+            State::Busy(b)
+        } else if input_row.is_some() {
+            State::Idle
+        } else {
+            self.state.clone()
+        };
+        if state == State::Idle {
+            if self.idle_since.is_none() {
+                self.idle_since = Some(now);
+            }
+            if self.turn_done_shown {
+                self.finish_turn();
+            }
+        } else {
+            self.idle_since = None;
+        }
+        if state != self.state {
+            self.state = state;
+            self.generation += 1;
+        }
+        self.tick(now);
+    }
+
+    /// Re-reads the turns whose lines changed from `changed` on.
+    fn update_turns(&mut self, changed: usize) {
+        let lines = self.follower.lines();
+        if changed >= lines.len() && self.user_rows.last().is_some_and(|r| *r < changed) {
+            return;
+        }
+        let keep = self.user_rows.partition_point(|r| *r < changed);
+        self.user_rows.truncate(keep);
+        for (i, l) in lines.iter().enumerate().skip(changed) {
+            if l.class.kind == Kind::User {
+                self.user_rows.push(i);
+            }
+        }
+        // A turn whose user line is gone again (the screen was misread for a moment)
+        // is kept: the chat may already show it.
+        while self.turns.len() < self.user_rows.len() {
+            // Earlier turns are over once a new one starts.
+            if let Some(t) = self.turns.last_mut() {
+                t.done = true;
+            }
+            self.turns.push(Turn {
+                history: !self.seen_input,
+                done: !self.seen_input,
+                ..Turn::default()
+            });
+            self.idle_since = None;
+        }
+        for (k, &start) in self.user_rows.iter().enumerate() {
+            let end = self.user_rows.get(k + 1).copied().unwrap_or(lines.len());
+            if end <= changed && k + 1 < self.user_rows.len() {
+                continue;
+            }
+            let turn = &mut self.turns[k];
+            if turn.done {
+                continue;
+            }
+            let old = turn.clone();
+            turn.merge(&lines[start..end]);
+            if *turn != old {
+                self.generation += 1;
+            }
+        }
+    }
+}
+
+/// The row where the input box starts: a rule, the `❯` input line, then a rule.
+fn input_box_top(lines: &[Line]) -> Option<usize> {
+    let input = lines.iter().rposition(|l| l.class.kind == Kind::Input)?;
+    let top = lines[..input]
+        .iter()
+        .rposition(|l| l.class.kind == Kind::Rule)?;
+    // Only the input's own lines may sit between the rule and the input line.
+    (input - top <= 1).then_some(top)
+}
+
+/// The status line without its spinner glyph and live counters.
+fn status_text(line: &str) -> String {
+    let t = line.trim();
+    let t = t.split_once(' ').map(|(_, rest)| rest).unwrap_or(t);
+    match t.find(" (") {
+        Some(i) if t.ends_with(')') => t[..i].to_string(),
+        _ => t.to_string(),
+    }
+}

@@ -1,0 +1,249 @@
+//! A turn: what Claude did and said after one user prompt.
+//!
+//! The lines of a turn are parsed into blocks — assistant text, and groups of tool lines
+//! between two texts — and merged into what the view already knows of the turn. Text
+//! blocks take their newest look (they grow while streaming). Tool groups keep every
+//! line they ever showed: 2.1.331 shows a call for a moment (`● Creating marker file` /
+//! `⎿  $ touch marker.txt`) and then folds it into `Ran 1 shell command`, and the chat
+//! must still say which command ran.
+
+use crate::profile::Kind;
+
+use super::Line;
+
+/// One line standing for (part of) a tool call, as the chat shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolLine {
+    pub kind: Kind,
+    /// Indentation and the leading `●` removed; a result keeps its `⎿`.
+    pub text: String,
+}
+
+impl ToolLine {
+    /// Shown only while the call runs (`Running…`, `Searching for 1 pattern…`,
+    /// `⎿ Waiting…`): the lasting record leaves it out.
+    pub fn is_progress(&self) -> bool {
+        self.text.ends_with('…') || self.text.ends_with("...")
+    }
+
+    /// A line under a call's result (file content, diff): kept short in the chat.
+    pub fn is_detail(&self) -> bool {
+        self.kind == Kind::Text
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// Assistant text: lines as drawn; an empty string is a paragraph break.
+    Text(Vec<String>),
+    /// Tool lines between two texts, every line ever seen, in order of appearance.
+    Tools(Vec<ToolLine>),
+}
+
+/// A task of the task list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// `◻` open, `◼` in progress, `✔` done (as drawn).
+    pub state: String,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Turn {
+    /// What the user sent (the first line of it).
+    pub user: String,
+    pub blocks: Vec<Block>,
+    pub tasks: Vec<Task>,
+    pub interrupted: bool,
+    /// The last API error line seen while the turn ran (`API error · retrying in 1s …`).
+    pub api_error: Option<String>,
+    /// Claude finished the turn (idle again, or a later turn began).
+    pub done: bool,
+    /// The turn was already on screen before the user did anything (a resumed
+    /// session's history): the chat does not get it again.
+    pub history: bool,
+}
+
+impl Turn {
+    /// Merges what the turn's lines show now into what is known.
+    pub fn merge(&mut self, lines: &[Line]) {
+        let parsed = parse(lines);
+        if !parsed.user.is_empty() {
+            self.user = parsed.user;
+        }
+        for (i, block) in parsed.blocks.into_iter().enumerate() {
+            match (self.blocks.get_mut(i), block) {
+                (Some(Block::Tools(known)), Block::Tools(new)) => {
+                    for line in new {
+                        if !known.contains(&line) {
+                            known.push(line);
+                        }
+                    }
+                }
+                (Some(slot), block) => *slot = block,
+                (None, block) => self.blocks.push(block),
+            }
+        }
+        for task in parsed.tasks {
+            self.merge_task(task);
+        }
+        self.interrupted |= parsed.interrupted;
+    }
+
+    pub fn merge_task(&mut self, task: Task) {
+        match self.tasks.iter_mut().find(|t| t.text == task.text) {
+            Some(t) => t.state = task.state,
+            None => self.tasks.push(task),
+        }
+    }
+
+    /// The assistant's text blocks, in order.
+    pub fn texts(&self) -> impl Iterator<Item = &[String]> {
+        self.blocks.iter().filter_map(|b| match b {
+            Block::Text(lines) => Some(lines.as_slice()),
+            Block::Tools(_) => None,
+        })
+    }
+}
+
+/// What one look at a turn's lines shows.
+#[derive(Debug, Default)]
+struct Parsed {
+    user: String,
+    blocks: Vec<Block>,
+    tasks: Vec<Task>,
+    interrupted: bool,
+}
+
+fn is_result(kind: Kind) -> bool {
+    matches!(kind, Kind::ToolResult)
+}
+
+fn strip_bullet(text: &str) -> String {
+    let t = text.trim();
+    t.strip_prefix('●')
+        .map(str::trim_start)
+        .unwrap_or(t)
+        .to_string()
+}
+
+/// Parses the lines of one turn, the user's line first.
+fn parse(lines: &[Line]) -> Parsed {
+    let mut out = Parsed::default();
+    let mut i = 0;
+    if let Some(first) = lines.first() {
+        if first.class.kind == Kind::User {
+            out.user = first.class.fields.get("text").cloned().unwrap_or_default();
+            // The rest of a long prompt, up to the first blank line.
+            i = 1;
+            while i < lines.len()
+                && !lines[i].text.trim().is_empty()
+                && lines[i].class.kind == Kind::Text
+            {
+                i += 1;
+            }
+        }
+    }
+    let mut blank_before = false;
+    while i < lines.len() {
+        let line = &lines[i];
+        let next_kind = lines.get(i + 1).map(|l| l.class.kind);
+        let kind = line.class.kind;
+        if line.text.trim().is_empty() {
+            blank_before = true;
+            if let Some(Block::Text(t)) = out.blocks.last_mut() {
+                if t.last().is_some_and(|l| !l.is_empty()) {
+                    t.push(String::new());
+                }
+            }
+            i += 1;
+            continue;
+        }
+        match kind {
+            Kind::Assistant => {
+                let text = line.class.fields.get("text").cloned().unwrap_or_default();
+                out.blocks.push(Block::Text(vec![text]));
+            }
+            Kind::Text => {
+                let in_text = matches!(out.blocks.last(), Some(Block::Text(_)));
+                let heads_a_call = next_kind.is_some_and(is_result) && (blank_before || !in_text);
+                if heads_a_call {
+                    push_tool(
+                        &mut out.blocks,
+                        Kind::ToolActivity,
+                        strip_bullet(&line.text),
+                    );
+                } else if in_text {
+                    if let Some(Block::Text(t)) = out.blocks.last_mut() {
+                        t.push(line.text.trim().to_string());
+                    }
+                } else if matches!(out.blocks.last(), Some(Block::Tools(_))) {
+                    push_tool(&mut out.blocks, Kind::Text, line.text.trim().to_string());
+                }
+            }
+            Kind::ToolBanner | Kind::ToolActivity | Kind::ToolSummary | Kind::Blocked => {
+                let mut text = strip_bullet(&line.text);
+                if kind == Kind::ToolBanner && !text.ends_with(')') {
+                    // A long argument wrapped: the rest is on the following lines.
+                    while i + 1 < lines.len()
+                        && lines[i + 1].class.kind == Kind::Text
+                        && !lines[i + 1].text.trim().is_empty()
+                    {
+                        i += 1;
+                        text.push(' ');
+                        text.push_str(lines[i].text.trim());
+                        if text.ends_with(')') {
+                            break;
+                        }
+                    }
+                }
+                push_tool(&mut out.blocks, kind, text);
+            }
+            Kind::ToolResult | Kind::BlockedReason => {
+                push_tool(&mut out.blocks, kind, line.text.trim().to_string());
+            }
+            Kind::Interrupted => {
+                out.interrupted = true;
+                push_tool(&mut out.blocks, kind, line.text.trim().to_string());
+            }
+            Kind::Task => out.tasks.push(task_of(line)),
+            _ => {}
+        }
+        blank_before = false;
+        i += 1;
+    }
+    // A paragraph break at the end of a text is not part of it.
+    for block in &mut out.blocks {
+        if let Block::Text(t) = block {
+            while t.last().is_some_and(|l| l.is_empty()) {
+                t.pop();
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn task_of(line: &Line) -> Task {
+    let f = &line.class.fields;
+    Task {
+        state: f.get("state").cloned().unwrap_or_default(),
+        text: f
+            .get("text")
+            .cloned()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+fn push_tool(blocks: &mut Vec<Block>, kind: Kind, text: String) {
+    if !matches!(blocks.last(), Some(Block::Tools(_))) {
+        blocks.push(Block::Tools(Vec::new()));
+    }
+    if let Some(Block::Tools(lines)) = blocks.last_mut() {
+        let line = ToolLine { kind, text };
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+}
