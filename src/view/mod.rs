@@ -234,12 +234,14 @@ impl View {
         }
         // The footer: permission mode, and whether this is a view the chat ignores.
         let mut transcript_view = false;
+        let mut footer_busy = false;
         for l in lines.iter().rev().take(4) {
             if l.class.kind == Kind::Footer {
                 if let Some(mode) = l.class.fields.get("mode") {
                     self.mode = Some(mode.clone());
                 }
                 transcript_view |= l.class.fields.contains_key("transcript");
+                footer_busy |= l.class.fields.contains_key("busy");
             }
         }
         if transcript_view {
@@ -265,19 +267,21 @@ impl View {
         let mut busy = None;
         self.turn_done_shown = false;
         if let Some(s) = status {
-            let below_is_widgets = region[s + 1..].iter().all(|l| {
-                l.text.trim().is_empty()
-                    || matches!(l.class.kind, Kind::Task | Kind::Chrome | Kind::Text)
-            });
             // A `✻ Worked for …` above the newest prompt belongs to the turn before.
             let newest_user = region.iter().rposition(|l| l.class.kind == Kind::User);
+            let live = newest_user.is_none_or(|u| u < s);
             match region[s].class.kind {
                 Kind::Spinner => busy = Some(status_text(&region[s].text)),
-                _ => self.turn_done_shown = newest_user.is_none_or(|u| u < s),
+                _ => self.turn_done_shown = live,
             }
-            if below_is_widgets {
+            // What hangs under the live status line (task list, tips) is not conversation.
+            if live {
                 widgets = region.split_off(s + 1);
             }
+        }
+        if busy.is_none() && footer_busy {
+            // A long answer pushes the status line off; the footer still says it.
+            busy = Some("working…".to_string());
         }
         while region.last().is_some_and(|l| l.text.trim().is_empty()) {
             region.pop();

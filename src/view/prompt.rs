@@ -100,6 +100,10 @@ pub fn find(profile: &Profile, rows: &[Line], cols: usize) -> Option<(usize, Pro
         l.text.trim_start().starts_with('❯') && option_row(profile, l).is_some_and(|o| o.cursor)
     })?;
     let cursor = option_row(profile, &rows[cursor_row])?;
+    // An unnumbered menu is indented; a line starting with `❯` is the user's prompt.
+    if cursor.number.is_none() && !rows[cursor_row].text.starts_with(char::is_whitespace) {
+        return None;
+    }
     let column = cursor.column;
     let numbered = cursor.number.is_some();
     let is_option_at = |i: usize| option_at(profile, &rows[i], column, numbered);

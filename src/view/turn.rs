@@ -182,7 +182,10 @@ fn parse(lines: &[Line]) -> Parsed {
                 }
             }
             Kind::ToolBanner | Kind::ToolActivity | Kind::ToolSummary | Kind::Blocked => {
-                let mut text = strip_bullet(&line.text);
+                let mut text = match (kind, line.class.fields.get("text")) {
+                    (Kind::ToolSummary, Some(t)) => t.trim().to_string(),
+                    _ => strip_bullet(&line.text),
+                };
                 if kind == Kind::ToolBanner && !text.ends_with(')') {
                     // A long argument wrapped: the rest is on the following lines.
                     while i + 1 < lines.len()
@@ -198,6 +201,11 @@ fn parse(lines: &[Line]) -> Parsed {
                     }
                 }
                 push_tool(&mut out.blocks, kind, text);
+            }
+            Kind::BlockedReason if !follows_blocked(&out.blocks) => {
+                if let Some(Block::Text(t)) = out.blocks.last_mut() {
+                    t.push(line.text.trim().to_string());
+                }
             }
             Kind::ToolResult | Kind::BlockedReason => {
                 push_tool(&mut out.blocks, kind, line.text.trim().to_string());
@@ -221,6 +229,12 @@ fn parse(lines: &[Line]) -> Parsed {
         }
     }
     out
+}
+
+/// Whether the last tool line is a blocked call or its reason.
+fn follows_blocked(blocks: &[Block]) -> bool {
+    matches!(blocks.last(), Some(Block::Tools(lines))
+        if lines.last().is_some_and(|l| matches!(l.kind, Kind::Blocked | Kind::BlockedReason)))
 }
 
 pub(super) fn task_of(line: &Line) -> Task {
