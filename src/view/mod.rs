@@ -256,7 +256,12 @@ impl View {
         let end = match (&found, input_row) {
             (Some((top, _)), _) => *top,
             (None, Some(top)) => top,
-            (None, None) => lines.len(),
+            // A box being drawn (a prompt not complete yet) starts at a rule; the
+            // conversation never draws full-width rules.
+            (None, None) => lines
+                .iter()
+                .rposition(|l| l.class.kind == Kind::Rule)
+                .unwrap_or(lines.len()),
         };
         let mut region: Vec<Line> = lines[..end].to_vec();
         // The status line and what hangs under it (the task list) are not conversation.

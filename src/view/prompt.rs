@@ -75,7 +75,7 @@ fn option_row(profile: &Profile, line: &Line) -> Option<OptionRow> {
     let cursor = fields.contains_key("cursor");
     // The column of the number, or of the text for an unnumbered menu.
     let marker = match number {
-        Some(n) => format!("{n}. "),
+        Some(n) => format!("{n}."),
         None => text.clone(),
     };
     let byte = line.text.find(&marker)?;

@@ -115,6 +115,13 @@ struct Parsed {
     interrupted: bool,
 }
 
+/// Lines under a call's result (file content, diff, output) sit deeper than its `⎿`.
+const DETAIL_INDENT: usize = 4;
+
+fn indent(text: &str) -> usize {
+    text.chars().take_while(|c| c.is_whitespace()).count()
+}
+
 fn is_result(kind: Kind) -> bool {
     matches!(kind, Kind::ToolResult)
 }
@@ -177,7 +184,9 @@ fn parse(lines: &[Line]) -> Parsed {
                     if let Some(Block::Text(t)) = out.blocks.last_mut() {
                         t.push(line.text.trim().to_string());
                     }
-                } else if matches!(out.blocks.last(), Some(Block::Tools(_))) {
+                } else if matches!(out.blocks.last(), Some(Block::Tools(_)))
+                    && indent(&line.text) >= DETAIL_INDENT
+                {
                     push_tool(&mut out.blocks, Kind::Text, line.text.trim().to_string());
                 }
             }
