@@ -60,6 +60,9 @@ impl Prompt {
     }
 }
 
+/// Columns at a box's right edge that a wrapped line never reaches (padding, border).
+const WRAP_MARGIN: usize = 2;
+
 /// A menu row: where its option marker starts and what it says.
 struct OptionRow {
     column: usize,
@@ -166,10 +169,13 @@ pub fn find(profile: &Profile, rows: &[Line], cols: usize) -> Option<(usize, Pro
             }
             None => {
                 if let Some(c) = choices.last_mut() {
-                    // A wrapped label continues; a short line above means a description.
-                    let sep = if prev_len + 12 >= cols { " " } else { " — " };
-                    c.label.push_str(sep);
-                    c.label.push_str(row.text.trim());
+                    // A wrapped label continues (its first word did not fit on the line
+                    // above); otherwise the line is a description of the option.
+                    let text = row.text.trim();
+                    let word = text.split_whitespace().next().unwrap_or("").chars().count();
+                    let wrapped = prev_len + 1 + word + WRAP_MARGIN > cols;
+                    c.label.push_str(if wrapped { " " } else { " — " });
+                    c.label.push_str(text);
                 }
             }
         }
@@ -187,7 +193,7 @@ pub fn find(profile: &Profile, rows: &[Line], cols: usize) -> Option<(usize, Pro
     let context_rows = &rows[top..first];
     let strip = context_rows
         .iter()
-        .filter(|l| !l.text.trim().is_empty())
+        .filter(|l| !l.text.trim().is_empty() && !is_dashed_rule(&l.text))
         .map(|l| indent(&l.text))
         .min()
         .unwrap_or(0);
