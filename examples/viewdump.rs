@@ -24,7 +24,9 @@ fn main() {
             }
             _ => {}
         }
-        if std::env::var("FINAL").is_ok() { continue; }
+        if std::env::var("FINAL").is_ok() {
+            continue;
+        }
         if p.view().generation() != last {
             last = p.view().generation();
             println!(
@@ -36,5 +38,9 @@ fn main() {
             );
         }
     }
-    for t in p.view().turns() { for b in &t.blocks { println!("{:#?}", b); } }
+    for t in p.view().turns() {
+        for b in &t.blocks {
+            println!("{:#?}", b);
+        }
+    }
 }

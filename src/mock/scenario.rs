@@ -120,6 +120,10 @@ pub struct Turn {
     /// Milliseconds to wait before answering at all.
     #[serde(default)]
     pub pause_ms: u64,
+    /// The user interrupts this answer: only a prefix of its text is ever shown, so it
+    /// is not an answer the chat must hold (the sidecar's `interrupted_answer_full`).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// A tool call in a turn.
@@ -183,7 +187,12 @@ impl Scenario {
     /// The sidecar of a recording of this scenario: what the chat must show, derived
     /// from the scenario (the model's turns and the typed inputs), never from a screen.
     pub fn sidecar(&self, user_inputs: &[String]) -> Value {
-        let answers: Vec<&str> = self.turn.iter().filter_map(|t| t.text.as_deref()).collect();
+        let answers: Vec<&str> = self
+            .turn
+            .iter()
+            .filter(|t| !t.interrupted)
+            .filter_map(|t| t.text.as_deref())
+            .collect();
         let tools: Vec<Value> = self
             .turn
             .iter()
@@ -208,6 +217,9 @@ impl Scenario {
         let map = out.as_object_mut().expect("an object");
         if !api_errors.is_empty() {
             map.insert("api_errors".into(), json!(api_errors));
+        }
+        if let Some(full) = self.turn.iter().find(|t| t.interrupted) {
+            map.insert("interrupted_answer_full".into(), json!(full.text));
         }
         if !self.expect.screen_must_show.is_empty() {
             map.insert(

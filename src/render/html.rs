@@ -155,7 +155,7 @@ pub fn paragraphs(lines: &[String], cols: usize) -> Vec<Piece> {
         if line.is_empty() {
             flush_text(&mut text, &mut pieces);
             if !table.is_empty() {
-                pieces.push(Piece::Pre(std::mem::take(&mut table)));
+                pieces.push(Piece::Pre(table_rows(&std::mem::take(&mut table))));
             }
             prev_len = 0;
             continue;
@@ -169,7 +169,7 @@ pub fn paragraphs(lines: &[String], cols: usize) -> Vec<Piece> {
             continue;
         }
         if !table.is_empty() {
-            pieces.push(Piece::Pre(std::mem::take(&mut table)));
+            pieces.push(Piece::Pre(table_rows(&std::mem::take(&mut table))));
         }
         // Drawn lines are indented by two; a wrapped line reached the right edge.
         let wrapped = prev_len + 2 + 12 >= cols && !starts_item(line);
@@ -184,9 +184,52 @@ pub fn paragraphs(lines: &[String], cols: usize) -> Vec<Piece> {
     }
     flush_text(&mut text, &mut pieces);
     if !table.is_empty() {
-        pieces.push(Piece::Pre(table));
+        pieces.push(Piece::Pre(table_rows(&table)));
     }
     pieces
+}
+
+/// A table as Claude Code draws it (box-drawing borders, cells wrapped over several
+/// lines) → one line per row, cells in reading order: a phone has no room for the
+/// terminal's layout, and a wrapped cell read line by line mixes up the words.
+fn table_rows(table: &str) -> String {
+    let mut rows: Vec<String> = Vec::new();
+    let mut cells: Vec<String> = Vec::new();
+    let flush = |cells: &mut Vec<String>, rows: &mut Vec<String>| {
+        if cells.iter().any(|c| !c.is_empty()) {
+            rows.push(cells.join(" │ "));
+        }
+        cells.clear();
+    };
+    for line in table.lines() {
+        if !line.starts_with(['│', '║']) {
+            flush(&mut cells, &mut rows);
+            continue;
+        }
+        let parts: Vec<&str> = line
+            .trim_matches(|c| c == '│' || c == '║')
+            .split(['│', '║'])
+            .map(str::trim)
+            .collect();
+        // Rows are not always ruled apart: a line with every cell filled starts a row, a
+        // line with empty cells continues the cells that wrapped.
+        if !cells.is_empty() && parts.iter().all(|p| !p.is_empty()) {
+            flush(&mut cells, &mut rows);
+        }
+        if cells.len() < parts.len() {
+            cells.resize(parts.len(), String::new());
+        }
+        for (cell, part) in cells.iter_mut().zip(parts) {
+            if !part.is_empty() {
+                if !cell.is_empty() {
+                    cell.push(' ');
+                }
+                cell.push_str(part);
+            }
+        }
+    }
+    flush(&mut cells, &mut rows);
+    rows.join("\n")
 }
 
 fn is_table_line(line: &str) -> bool {
@@ -237,6 +280,15 @@ mod tests {
                     "- Isolation: every project pins its own versions and never breaks\n- Safety\npython3 -m venv .venv\nsource .venv/bin/activate".into()
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn a_table_with_wrapped_cells_reads_row_by_row() {
+        let table = "┌──────┬─────────┐\n│ Tool │ Lock    │\n├──────┼─────────┤\n│ venv │ no (use │\n│ pip  │         │\n│      │ freeze) │\n│ uv   │ uv.lock │\n└──────┴─────────┘";
+        assert_eq!(
+            table_rows(table),
+            "Tool │ Lock\nvenv pip │ no (use freeze)\nuv │ uv.lock"
         );
     }
 

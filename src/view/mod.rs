@@ -292,11 +292,19 @@ impl View {
             region.pop();
         }
         // Blank rows at the top say nothing, and must not overwrite what scrolled away.
-        let lead = region.iter().take_while(|l| l.text.trim().is_empty()).count();
+        let lead = region
+            .iter()
+            .take_while(|l| l.text.trim().is_empty())
+            .count();
         region.drain(..lead);
         if !region.is_empty() {
             let changed = self.follower.update(region);
-            if std::env::var("TELEPTY_DEBUG_FOLLOW").is_ok() { eprintln!("follow {now:?} changed={changed} len={}", self.follower.lines().len()); }
+            if std::env::var("TELEPTY_DEBUG_FOLLOW").is_ok() {
+                eprintln!(
+                    "follow {now:?} changed={changed} len={}",
+                    self.follower.lines().len()
+                );
+            }
             self.update_turns(changed);
         }
         if let Some(t) = self.turns.last_mut().filter(|t| !t.done) {
