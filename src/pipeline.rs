@@ -111,7 +111,7 @@ impl Pipeline {
     /// What the user typed at `now` (keys or text, as terminal bytes).
     pub fn input(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
         let mut ops = self.advance(now);
-        self.view.input(now);
+        self.view.input(now, bytes);
         if let Some(prompt) = self.view.prompt() {
             if let Some(choice) = choice_of(prompt, bytes) {
                 self.render.answered(choice);

@@ -55,8 +55,10 @@ const SCROLLBACK_LOOK: usize = 4;
 pub struct View {
     profile: Arc<Profile>,
     follower: follow::Follower,
-    /// Where each turn's user line is in the follower's lines.
-    user_rows: Vec<usize>,
+    /// Where each user line is in the follower's lines, and the turn it starts.
+    user_rows: Vec<(usize, usize)>,
+    /// The user sent a prompt (Enter outside a prompt) since the last turn began.
+    submitted: bool,
     turns: Vec<Turn>,
     state: State,
     prompt: Option<Prompt>,
@@ -76,6 +78,8 @@ pub struct View {
     generation: u64,
     /// The screen's width at the last look (Claude Code wraps text there).
     cols: usize,
+    /// A view the chat ignores was shown: the next look reads only the visible rows.
+    resync: bool,
 }
 
 impl View {
@@ -84,6 +88,7 @@ impl View {
             profile,
             follower: follow::Follower::default(),
             user_rows: Vec::new(),
+            submitted: false,
             turns: Vec::new(),
             state: State::Starting,
             prompt: None,
@@ -97,6 +102,7 @@ impl View {
             last_rows: Vec::new(),
             generation: 0,
             cols: 80,
+            resync: false,
         }
     }
 
@@ -129,10 +135,14 @@ impl View {
         self.cols
     }
 
-    /// The user typed something: turns drawn from now on are new ones.
-    pub fn input(&mut self, _now: Duration) {
+    /// The user typed `bytes`: turns drawn from now on are new ones; Enter outside a
+    /// prompt sends a prompt, so the next prompt line drawn starts a turn.
+    pub fn input(&mut self, _now: Duration, bytes: &[u8]) {
         self.seen_input = true;
         self.idle_since = None;
+        if self.prompt.is_none() && bytes.contains(&b'\r') {
+            self.submitted = true;
+        }
     }
 
     /// The program exited: whatever turn was running is over.
@@ -187,8 +197,12 @@ impl View {
         let size = screen.size();
         let mut rows = Vec::new();
         if !screen.is_alternate() {
-            // Rows that scrolled off since the last look belong to the conversation too.
+            // Rows that scrolled off since the last look belong to the conversation too
+            // (unless a transcript view scrolled them: the repaint after it is on screen).
             let len = screen.scrollback_len();
+            if std::mem::take(&mut self.resync) {
+                self.scrollback_len = len;
+            }
             let scrolled = if len >= crate::screen::DEFAULT_SCROLLBACK {
                 size.rows as usize
             } else {
@@ -245,6 +259,8 @@ impl View {
             }
         }
         if transcript_view {
+            // What scrolls by meanwhile is the transcript, not the conversation.
+            self.resync = true;
             return;
         }
         let input_row = input_box_top(&lines);
@@ -297,14 +313,17 @@ impl View {
             .take_while(|l| l.text.trim().is_empty())
             .count();
         region.drain(..lead);
-        if !region.is_empty() {
+        // Only a complete screen (input box or prompt drawn) is conversation: a screen
+        // being drawn, a transcript on its way, the shell after exit are not.
+        let complete = input_row.is_some() || found.is_some();
+        if complete && !region.is_empty() {
             let changed = self.follower.update(region);
-            if std::env::var("TELEPTY_DEBUG_FOLLOW").is_ok() {
-                eprintln!(
-                    "follow {now:?} changed={changed} len={}",
-                    self.follower.lines().len()
-                );
-            }
+            tracing::trace!(
+                ?now,
+                changed,
+                lines = self.follower.lines().len(),
+                "followed"
+            );
             self.update_turns(changed);
         }
         if let Some(t) = self.turns.last_mut().filter(|t| !t.done) {
@@ -357,36 +376,43 @@ impl View {
     /// Re-reads the turns whose lines changed from `changed` on.
     fn update_turns(&mut self, changed: usize) {
         let lines = self.follower.lines();
-        if changed >= lines.len() && self.user_rows.last().is_some_and(|r| *r < changed) {
-            return;
-        }
-        let keep = self.user_rows.partition_point(|r| *r < changed);
+        let keep = self.user_rows.partition_point(|(r, _)| *r < changed);
         self.user_rows.truncate(keep);
         for (i, l) in lines.iter().enumerate().skip(changed) {
-            if l.class.kind == Kind::User {
-                self.user_rows.push(i);
-            }
-        }
-        // A turn whose user line is gone again (the screen was misread for a moment)
-        // is kept: the chat may already show it.
-        while self.turns.len() < self.user_rows.len() {
-            // Earlier turns are over once a new one starts.
-            if let Some(t) = self.turns.last_mut() {
-                t.done = true;
-            }
-            self.turns.push(Turn {
-                history: !self.seen_input,
-                done: !self.seen_input,
-                ..Turn::default()
-            });
-            self.idle_since = None;
-        }
-        for (k, &start) in self.user_rows.iter().enumerate() {
-            let end = self.user_rows.get(k + 1).copied().unwrap_or(lines.len());
-            if end <= changed && k + 1 < self.user_rows.len() {
+            if l.class.kind != Kind::User {
                 continue;
             }
-            let turn = &mut self.turns[k];
+            let text = l.class.fields.get("text").map(String::as_str).unwrap_or("");
+            // A prompt line is a new turn only if the user sent something since the
+            // last one began; otherwise it is the same prompt drawn again (a repaint
+            // after a dialog or Ctrl-O).
+            let turn = if self.submitted || self.turns.is_empty() {
+                self.submitted = false;
+                if let Some(t) = self.turns.last_mut() {
+                    t.done = true; // earlier turns are over once a new one starts
+                }
+                self.turns.push(Turn {
+                    history: !self.seen_input,
+                    done: !self.seen_input,
+                    ..Turn::default()
+                });
+                self.idle_since = None;
+                self.generation += 1;
+                self.turns.len() - 1
+            } else {
+                self.turns
+                    .iter()
+                    .rposition(|t| t.user == text)
+                    .unwrap_or(self.turns.len() - 1)
+            };
+            self.user_rows.push((i, turn));
+        }
+        for (k, &(start, turn)) in self.user_rows.iter().enumerate() {
+            let end = self.user_rows.get(k + 1).map_or(lines.len(), |(r, _)| *r);
+            if end <= changed {
+                continue;
+            }
+            let turn = &mut self.turns[turn];
             if turn.done {
                 continue;
             }
