@@ -201,6 +201,8 @@ fn table_rows(table: &str) -> String {
         }
         cells.clear();
     };
+    // Claude Code rules rows apart when some row wraps; then only rules end rows.
+    let ruled = table.lines().filter(|l| l.starts_with(['├', '╠'])).count() > 1;
     for line in table.lines() {
         if !line.starts_with(['│', '║']) {
             flush(&mut cells, &mut rows);
@@ -213,7 +215,7 @@ fn table_rows(table: &str) -> String {
             .collect();
         // Rows are not always ruled apart: a line with every cell filled starts a row, a
         // line with empty cells continues the cells that wrapped.
-        if !cells.is_empty() && parts.iter().all(|p| !p.is_empty()) {
+        if !ruled && !cells.is_empty() && parts.iter().all(|p| !p.is_empty()) {
             flush(&mut cells, &mut rows);
         }
         if cells.len() < parts.len() {
@@ -289,6 +291,15 @@ mod tests {
         assert_eq!(
             table_rows(table),
             "Tool │ Lock\nvenv pip │ no (use freeze)\nuv │ uv.lock"
+        );
+    }
+
+    #[test]
+    fn ruled_rows_keep_their_vertically_centred_cells_together() {
+        let table = "┌────────┬───────┐\n│ Cmd    │ Does  │\n├────────┼───────┤\n│ git    │ Show  │\n│ log    │ it    │\n├────────┼───────┤\n│        │ Find  │\n│ bisect │ a bad │\n│        │ one   │\n└────────┴───────┘";
+        assert_eq!(
+            table_rows(table),
+            "Cmd │ Does\ngit log │ Show it\nbisect │ Find a bad one"
         );
     }
 
