@@ -34,7 +34,7 @@ fn main() {
                 e.time,
                 p.view().state(),
                 p.view().turns(),
-                p.view().prompt().map(|p| p.question().to_string())
+                p.view().prompt()
             );
         }
     }

@@ -138,6 +138,13 @@ impl Render {
         if same {
             if let (Some(p), Some(s)) = (self.prompt.as_mut(), shown) {
                 p.prompt.highlighted = s.highlighted;
+                if p.prompt.context != s.context {
+                    // A preview finished loading: the same message shows it.
+                    p.prompt.context = s.context.clone();
+                    let text = prompt_text(&p.prompt);
+                    let buttons = prompt_buttons(p.serial, &p.prompt);
+                    pacer.set(p.id, loud(text, buttons), true);
+                }
             }
             return;
         }
@@ -158,14 +165,9 @@ impl Render {
             self.prompt_serial += 1;
             let serial = self.prompt_serial;
             let id = self.new_id();
-            let mut rows = Vec::new();
-            for (i, choice) in prompt.choices.iter().enumerate() {
-                let data = format!("p{serial}:{i}");
-                self.buttons.insert(data.clone(), (serial, i));
-                rows.push(vec![Button {
-                    text: label(&choice.label),
-                    data,
-                }]);
+            let rows = prompt_buttons(serial, prompt);
+            for (i, row) in rows.iter().enumerate() {
+                self.buttons.insert(row[0].data.clone(), (serial, i));
             }
             pacer.set(id, loud(prompt_text(prompt), rows), true);
             self.prompt = Some(PromptMessage {
@@ -216,8 +218,8 @@ impl Render {
                     .find(|l| l.kind == Kind::ToolResult || l.kind == Kind::ToolBanner)
                     .map(|l| l.text.trim_start_matches('⎿').trim().to_string())
                     .unwrap_or_default();
-                if self.turns[k].blocked.contains(&call) {
-                    continue;
+                if self.turns[k].blocked.contains(&call) || call.is_empty() && !turn.done {
+                    continue; // announced, or the call is drawn a moment later
                 }
                 let reason: Vec<&str> = lines[i + 1..]
                     .iter()
@@ -437,6 +439,21 @@ fn prompt_text(prompt: &Prompt) -> String {
         text = format!("{head}\n… (shortened; /screen shows it all)\n{question}");
     }
     text
+}
+
+/// One button per choice, one per row (labels are long); data `p<serial>:<index>`.
+fn prompt_buttons(serial: u64, prompt: &Prompt) -> Vec<Vec<Button>> {
+    prompt
+        .choices
+        .iter()
+        .enumerate()
+        .map(|(i, choice)| {
+            vec![Button {
+                text: label(&choice.label),
+                data: format!("p{serial}:{i}"),
+            }]
+        })
+        .collect()
 }
 
 fn label(text: &str) -> String {

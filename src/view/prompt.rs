@@ -34,12 +34,13 @@ pub struct Prompt {
 impl Prompt {
     /// The last context line: the question itself.
     pub fn question(&self) -> &str {
-        self.context.last().map(String::as_str).unwrap_or("")
+        self.context.last().map_or("", |q| q.trim())
     }
 
-    /// Whether two looks show the same prompt (the cursor may have moved).
+    /// Whether two looks show the same prompt: the same question and choices (the
+    /// cursor may have moved, a preview may have loaded).
     pub fn same_as(&self, other: &Prompt) -> bool {
-        self.context == other.context && self.choices == other.choices
+        self.question() == other.question() && self.choices == other.choices
     }
 
     /// The keys that pick choice `index`: its digit, or for an unnumbered menu the arrows

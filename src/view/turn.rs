@@ -74,11 +74,7 @@ impl Turn {
         for (i, block) in parsed.blocks.into_iter().enumerate() {
             match (self.blocks.get_mut(i), block) {
                 (Some(Block::Tools(known)), Block::Tools(new)) => {
-                    for line in new {
-                        if !known.contains(&line) {
-                            known.push(line);
-                        }
-                    }
+                    *known = merge_lines(known, new);
                 }
                 (Some(slot), block) => *slot = block,
                 (None, block) => self.blocks.push(block),
@@ -104,6 +100,24 @@ impl Turn {
             Block::Tools(_) => None,
         })
     }
+}
+
+/// The tool lines of a group as shown now, with every line shown before and gone since
+/// (a call folded away) kept where it was: after the line it used to follow.
+fn merge_lines(old: &[ToolLine], new: Vec<ToolLine>) -> Vec<ToolLine> {
+    let mut out = new;
+    let mut after: Option<usize> = None;
+    for line in old {
+        match out.iter().position(|l| l.text == line.text) {
+            Some(pos) => after = Some(pos),
+            None => {
+                let at = after.map_or(0, |a| a + 1);
+                out.insert(at, line.clone());
+                after = Some(at);
+            }
+        }
+    }
+    out
 }
 
 /// What one look at a turn's lines shows.
@@ -169,7 +183,7 @@ fn parse(lines: &[Line]) -> Parsed {
         match kind {
             Kind::Assistant => {
                 let text = line.class.fields.get("text").cloned().unwrap_or_default();
-                out.blocks.push(Block::Text(vec![text]));
+                out.blocks.push(Block::Text(vec![clean(&text)]));
             }
             Kind::Text => {
                 let in_text = matches!(out.blocks.last(), Some(Block::Text(_)));
@@ -182,7 +196,7 @@ fn parse(lines: &[Line]) -> Parsed {
                     );
                 } else if in_text {
                     if let Some(Block::Text(t)) = out.blocks.last_mut() {
-                        t.push(line.text.trim().to_string());
+                        t.push(clean(&line.text));
                     }
                 } else if matches!(out.blocks.last(), Some(Block::Tools(_)))
                     && indent(&line.text) >= DETAIL_INDENT
@@ -259,14 +273,75 @@ pub(super) fn task_of(line: &Line) -> Task {
     }
 }
 
+/// A line as the chat shows it: non-breaking spaces as spaces, one space after `⎿`.
+fn clean(text: &str) -> String {
+    let text = text.replace('\u{a0}', " ");
+    match text.trim().strip_prefix('⎿') {
+        Some(rest) => format!("⎿ {}", rest.trim_start()),
+        None => text.trim().to_string(),
+    }
+}
+
 fn push_tool(blocks: &mut Vec<Block>, kind: Kind, text: String) {
+    let text = clean(&text);
     if !matches!(blocks.last(), Some(Block::Tools(_))) {
         blocks.push(Block::Tools(Vec::new()));
     }
     if let Some(Block::Tools(lines)) = blocks.last_mut() {
-        let line = ToolLine { kind, text };
-        if !lines.contains(&line) {
-            lines.push(line);
+        if !lines.iter().any(|l| l.text == text) {
+            lines.push(ToolLine { kind, text });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tl(text: &str) -> ToolLine {
+        ToolLine {
+            kind: Kind::ToolResult,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn a_folded_call_keeps_its_place_among_what_is_shown_now() {
+        let before = [tl("Creating marker file"), tl("⎿ $ touch marker.txt")];
+        let now = vec![
+            tl("Ran 1 shell command"),
+            tl("Did not run 1 call"),
+            tl("⎿ $ curl x"),
+        ];
+        let merged: Vec<String> = merge_lines(&before, now)
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
+        assert_eq!(
+            merged,
+            [
+                "Creating marker file",
+                "⎿ $ touch marker.txt",
+                "Ran 1 shell command",
+                "Did not run 1 call",
+                "⎿ $ curl x"
+            ]
+        );
+        let again = vec![tl("Ran 1 shell command"), tl("Did not run 1 call")];
+        let merged: Vec<String> = merge_lines(
+            &[
+                tl("Ran 1 shell command"),
+                tl("⎿ $ curl x"),
+                tl("Did not run 1 call"),
+            ],
+            again,
+        )
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+        assert_eq!(
+            merged,
+            ["Ran 1 shell command", "⎿ $ curl x", "Did not run 1 call"]
+        );
     }
 }
