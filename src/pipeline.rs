@@ -140,12 +140,14 @@ impl Pipeline {
 
     /// When something may next be due without new input.
     pub fn next_deadline(&self) -> Option<Duration> {
-        let view = self.view.next_deadline();
-        let pacer = self.pacer.next_deadline(self.now);
-        match (view, pacer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.view.next_deadline(),
+            self.render.next_deadline(),
+            self.pacer.next_deadline(self.now),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Lets time pass up to `now`: settles turns and lets waiting operations out, each
@@ -178,7 +180,7 @@ impl Pipeline {
     fn step(&mut self, now: Duration) -> Vec<TimedOp> {
         self.now = self.now.max(now);
         self.view.tick(self.now);
-        self.render.update(&self.view, &mut self.pacer);
+        self.render.update(&self.view, &mut self.pacer, self.now);
         self.pacer
             .poll(self.now)
             .into_iter()

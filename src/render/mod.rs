@@ -17,6 +17,7 @@
 pub mod html;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::pacer::{Button, Content, MessageId, Pacer};
 use crate::profile::Kind;
@@ -27,6 +28,9 @@ use html::{escape, pack, paragraphs, Piece, MESSAGE_LIMIT};
 /// The longest button label; longer options are cut with `…` (the message lists them
 /// in full).
 const LABEL_LIMIT: usize = 60;
+/// A live message with nothing but the status waits this long: Claude Code usually shows
+/// text or a tool call sooner, and the first message then carries it.
+const STATUS_ONLY_DELAY: Duration = Duration::from_secs(3);
 /// Detail lines (file content, diff) shown under one tool group.
 const DETAIL_LINES: usize = 4;
 /// Visible characters of streamed text kept in the live message (its tail).
@@ -36,6 +40,10 @@ const LIVE_TEXT_LIMIT: usize = 2500;
 struct TurnMessages {
     live: Option<MessageId>,
     finished: bool,
+    /// When the turn was first seen (a status-only live message waits a moment).
+    started: Option<Duration>,
+    /// Text blocks known to be complete (another block follows them) and shown.
+    texts_done: usize,
     /// Blocked calls already announced, by their command line.
     blocked: Vec<String>,
 }
@@ -97,8 +105,19 @@ impl Render {
     }
 
     /// Brings the chat in line with the view.
-    pub fn update(&mut self, view: &View, pacer: &mut Pacer) {
-        if self.seen_generation == Some(view.generation()) {
+    /// When a status-only live message becomes due, if one waits.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.turns
+            .iter()
+            .filter(|t| !t.finished && t.live.is_none())
+            .filter_map(|t| t.started)
+            .map(|s| s + STATUS_ONLY_DELAY)
+            .min()
+    }
+
+    pub fn update(&mut self, view: &View, pacer: &mut Pacer, now: Duration) {
+        let due = self.next_deadline().is_some_and(|d| now >= d);
+        if self.seen_generation == Some(view.generation()) && !due {
             return;
         }
         self.seen_generation = Some(view.generation());
@@ -118,6 +137,21 @@ impl Render {
             if turn.done {
                 self.finish_turn(k, turn, cols, pacer);
             } else {
+                let started = *self.turns[k].started.get_or_insert(now);
+                let status_only = turn.blocks.is_empty() && turn.tasks.is_empty();
+                if status_only && now < started + STATUS_ONLY_DELAY {
+                    continue;
+                }
+                // A text block followed by another is complete: the user should read it
+                // now, not at the next paced edit.
+                let complete = turn
+                    .blocks
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, b)| matches!(b, Block::Text(_)) && i + 1 < turn.blocks.len())
+                    .count();
+                let urgent = complete > self.turns[k].texts_done;
+                self.turns[k].texts_done = complete;
                 let live = self.live_content(turn, view.state(), cols);
                 if let Some(text) = live {
                     let id = match self.turns[k].live {
@@ -128,7 +162,7 @@ impl Render {
                             id
                         }
                     };
-                    pacer.set(id, silent(text), false);
+                    pacer.set(id, silent(text), urgent);
                 }
             }
         }
