@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::pacer::{Button, Limits, MessageId, Operation, Pacer};
-use crate::profile::Profile;
+use crate::profile::{Profile, ViewKind};
+use crate::render::mirror::Mirror;
 use crate::render::Render;
 use crate::screen::{Screen, Size, DEFAULT_SCROLLBACK};
 use crate::view::View;
@@ -68,6 +69,8 @@ pub struct Pipeline {
     screen: Screen,
     view: View,
     render: Render,
+    /// For a `mirror` profile (`plain`), in place of the view and render.
+    mirror: Option<Mirror>,
     pacer: Pacer,
     now: Duration,
 }
@@ -78,8 +81,10 @@ const MAX_STEPS: usize = 100_000;
 
 impl Pipeline {
     pub fn new(profile: Arc<Profile>, size: Size, limits: Limits) -> Pipeline {
+        let mirror = (profile.view == ViewKind::Mirror).then(Mirror::new);
         Pipeline {
             screen: Screen::new(size, DEFAULT_SCROLLBACK),
+            mirror,
             view: View::new(profile),
             render: Render::new(),
             pacer: Pacer::new(limits),
@@ -103,7 +108,7 @@ impl Pipeline {
     pub fn output(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
         let mut ops = self.advance(now);
         self.screen.feed(bytes);
-        self.view.observe(now, &mut self.screen);
+        self.observe(now);
         ops.extend(self.step(now));
         ops
     }
@@ -125,7 +130,7 @@ impl Pipeline {
     pub fn resize(&mut self, now: Duration, size: Size) -> Vec<TimedOp> {
         let mut ops = self.advance(now);
         self.screen.resize(size);
-        self.view.observe(now, &mut self.screen);
+        self.observe(now);
         ops.extend(self.step(now));
         ops
     }
@@ -177,10 +182,22 @@ impl Pipeline {
         self.advance(Duration::MAX / 2)
     }
 
+    fn observe(&mut self, now: Duration) {
+        match &mut self.mirror {
+            Some(mirror) => mirror.observe(now, &mut self.screen),
+            None => self.view.observe(now, &mut self.screen),
+        }
+    }
+
     fn step(&mut self, now: Duration) -> Vec<TimedOp> {
         self.now = self.now.max(now);
-        self.view.tick(self.now);
-        self.render.update(&self.view, &mut self.pacer, self.now);
+        match &mut self.mirror {
+            Some(mirror) => mirror.update(&mut self.pacer),
+            None => {
+                self.view.tick(self.now);
+                self.render.update(&self.view, &mut self.pacer, self.now);
+            }
+        }
         self.pacer
             .poll(self.now)
             .into_iter()

@@ -333,3 +333,42 @@ fn the_checks_catch_a_bad_chat() {
         .iter()
         .any(|c| c.is_match("  ? for shortcuts · ← for agents")));
 }
+
+/// The `plain` profile on the terminal fixtures (a shell, less, vim): the final screen's
+/// text is in the chat, within the same pacing.
+#[test]
+fn plain_profile_on_terminal_fixtures() {
+    let mut failures = Vec::new();
+    for path in casts_in(&root().join("fixtures/terminal")) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let cast = Cast::read_file(&path).unwrap();
+        let sidecar = sidecar_of(&path);
+        let ops = replay_chat(&cast, Arc::new(Profile::plain()), Limits::default());
+        let mut chat = ModelChat::default();
+        for op in &ops {
+            chat.apply(op);
+        }
+        failures.extend(chat.faults.iter().map(|f| format!("{name}: {f}")));
+        let text = chat.text();
+        let wanted = strings(&sidecar["final_screen_must_show"]);
+        assert!(!wanted.is_empty(), "{name}: nothing to check");
+        for want in wanted {
+            if !text.contains(&want) {
+                failures.push(format!("{name}: {want:?} not in the chat"));
+            }
+        }
+        let times: Vec<Duration> = ops.iter().map(|o| o.time).collect();
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| **u - *t < Duration::from_secs(60))
+                .count();
+            if in_window > 20 {
+                failures.push(format!("{name}: {in_window} operations in 60 s"));
+                break;
+            }
+        }
+        println!("{name:20} ops={}", ops.len());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

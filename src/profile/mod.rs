@@ -20,6 +20,10 @@ struct ProfileFile {
     name: String,
     /// Finds the program's version on its welcome line.
     version: Option<String>,
+    /// How the chat shows the program: `conversation` (turns, answers, prompts: needs
+    /// the line rows) or `mirror` (the screen as it is).
+    #[serde(default)]
+    view: ViewKind,
     #[serde(default)]
     line: Vec<LineRow>,
 }
@@ -38,6 +42,15 @@ struct LineRow {
     /// The colour of the line's first visible cell must be one of these (`default`, a
     /// 256-colour index such as `231`, or `#rrggbb`): where the text alone is ambiguous.
     first_fg: Option<Vec<String>>,
+}
+
+/// How a profile's program reaches the chat.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewKind {
+    #[default]
+    Conversation,
+    Mirror,
 }
 
 /// What a screen line is, as the view understands it.
@@ -137,6 +150,7 @@ pub struct LinePattern {
 #[derive(Debug)]
 pub struct Profile {
     pub name: String,
+    pub view: ViewKind,
     pub version: Option<Regex>,
     pub lines: Vec<LinePattern>,
 }
@@ -161,6 +175,7 @@ impl Profile {
     pub fn plain() -> Profile {
         Profile {
             name: "plain".into(),
+            view: ViewKind::Mirror,
             version: None,
             lines: Vec::new(),
         }
@@ -201,6 +216,7 @@ impl Profile {
         }
         Ok(Profile {
             name: file.name,
+            view: file.view,
             version,
             lines,
         })

@@ -15,6 +15,7 @@
 //! that reaches Telegram, and never sends content the chat already shows.
 
 pub mod html;
+pub mod mirror;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

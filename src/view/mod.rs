@@ -10,7 +10,7 @@
 //! [`follow::Follower`], so rows that leave the screen are kept) and the bottom (input
 //! box or prompt, status line, footer), read afresh on every look.
 
-mod follow;
+pub(crate) mod follow;
 pub mod prompt;
 pub mod turn;
 

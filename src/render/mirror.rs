@@ -1,0 +1,188 @@
+//! The `plain` profile's chat: any terminal program, mirrored.
+//!
+//! A program on the primary screen (a shell, a build) gets its lines as they appear, in
+//! `<pre>` messages that fill up and are followed by new ones. A fullscreen program
+//! (vim, less, htop) gets one message that mirrors its visible screen, edited as it
+//! changes; when it leaves the alternate screen, the message keeps its last frame.
+//! Edits are silent and paced like everything else.
+
+use std::time::Duration;
+
+use crate::pacer::{Content, MessageId, Pacer};
+use crate::profile::{Classified, Kind};
+use crate::screen::{Row, Screen, DEFAULT_SCROLLBACK};
+use crate::view::follow::Follower;
+use crate::view::Line;
+
+use super::html::escape;
+
+/// Visible characters of one log message (Telegram allows 4096).
+const LOG_LIMIT: usize = 3500;
+/// How many scrolled-off screens one look reads back at most.
+const SCROLLBACK_LOOK: usize = 4;
+
+#[derive(Default)]
+pub struct Mirror {
+    follower: Follower,
+    /// Log messages: their id and the first line they hold.
+    log: Vec<(MessageId, usize)>,
+    /// The message mirroring the current fullscreen program, and its text.
+    fullscreen: Option<(MessageId, String)>,
+    next_id: MessageId,
+    scrollback_len: usize,
+    alternate_exits: u64,
+    changed: bool,
+}
+
+impl Mirror {
+    pub fn new() -> Mirror {
+        Mirror {
+            next_id: 1,
+            ..Mirror::default()
+        }
+    }
+
+    fn new_id(&mut self) -> MessageId {
+        take_id(&mut self.next_id)
+    }
+
+    pub fn observe(&mut self, _now: Duration, screen: &mut Screen) {
+        if screen.alternate_exits() != self.alternate_exits {
+            self.alternate_exits = screen.alternate_exits();
+            if let Some(alt) = screen.last_alternate_screen() {
+                let text = screen_text(&Row::all(alt));
+                self.show_fullscreen(text);
+            }
+            // The next fullscreen program gets a message of its own.
+            self.fullscreen = None;
+        }
+        if screen.is_alternate() {
+            let text = screen_text(&Row::all(screen.vt()));
+            self.show_fullscreen(text);
+            return;
+        }
+        let rows = screen.size().rows as usize;
+        let len = screen.scrollback_len();
+        let scrolled = if len >= DEFAULT_SCROLLBACK {
+            rows
+        } else {
+            len.saturating_sub(self.scrollback_len)
+        };
+        self.scrollback_len = len;
+        let mut frame: Vec<Row> = Vec::new();
+        if scrolled > 0 {
+            frame = screen.scrollback_rows(scrolled.min(rows * SCROLLBACK_LOOK));
+        }
+        frame.extend(Row::all(screen.vt()));
+        while frame.last().is_some_and(|r| r.text.trim().is_empty()) {
+            frame.pop();
+        }
+        if frame.is_empty() {
+            return;
+        }
+        let lines = frame
+            .into_iter()
+            .map(|r| Line {
+                text: r.text,
+                class: Classified {
+                    kind: Kind::Text,
+                    fields: Default::default(),
+                },
+            })
+            .collect();
+        self.follower.update(lines);
+        self.changed = true;
+    }
+
+    fn show_fullscreen(&mut self, text: String) {
+        if text.trim().is_empty() {
+            return;
+        }
+        match &mut self.fullscreen {
+            Some((_, shown)) if *shown == text => {}
+            Some((_, shown)) => {
+                *shown = text;
+                self.changed = true;
+            }
+            None => {
+                let id = self.new_id();
+                self.fullscreen = Some((id, text));
+                self.changed = true;
+            }
+        }
+    }
+
+    /// Brings the chat in line with the screen.
+    pub fn update(&mut self, pacer: &mut Pacer) {
+        if !std::mem::take(&mut self.changed) {
+            return;
+        }
+        if let Some((id, text)) = &self.fullscreen {
+            pacer.set(*id, pre(text), false);
+        }
+        // Log messages: each holds whole lines up to the limit.
+        let lines = self.follower.lines();
+        // Lines may have been rewritten below the newest message's start (a cleared
+        // screen): that message starts over where the lines now end.
+        if let Some((_, s)) = self.log.last_mut() {
+            *s = (*s).min(lines.len());
+        }
+        if lines.is_empty() {
+            return;
+        }
+        let mut start = self.log.last().map_or(0, |(_, s)| *s);
+        if self.log.is_empty() {
+            let id = take_id(&mut self.next_id);
+            self.log.push((id, 0));
+        }
+        loop {
+            let mut size = 0;
+            let mut end = start;
+            while end < lines.len() && size + lines[end].text.chars().count() + 1 <= LOG_LIMIT {
+                size += lines[end].text.chars().count() + 1;
+                end += 1;
+            }
+            if end == start && end < lines.len() {
+                end += 1; // a single line longer than a message: cut by Telegram's limit
+            }
+            let text: Vec<&str> = lines[start..end].iter().map(|l| l.text.as_str()).collect();
+            let Some(&(id, _)) = self.log.last() else {
+                break;
+            };
+            let text = text.join("\n");
+            let text: String = text.chars().take(LOG_LIMIT).collect();
+            if !text.trim().is_empty() {
+                pacer.set(id, pre(&text), false);
+            }
+            if end >= lines.len() {
+                break;
+            }
+            start = end;
+            let id = take_id(&mut self.next_id);
+            self.log.push((id, start));
+        }
+    }
+}
+
+fn take_id(next: &mut MessageId) -> MessageId {
+    let id = *next;
+    *next += 1;
+    id
+}
+
+/// A screen's text, trailing blank rows removed.
+fn screen_text(rows: &[Row]) -> String {
+    let mut lines: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    lines.join("\n")
+}
+
+fn pre(text: &str) -> Content {
+    Content {
+        text: format!("<pre>{}</pre>", escape(text)),
+        buttons: Vec::new(),
+        silent: true,
+    }
+}
