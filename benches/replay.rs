@@ -1,11 +1,23 @@
-//! Replay throughput: every recording's output (the project's fixtures and the reference
-//! casts) concatenated and repeated to at least 20 MB, fed through telepty's screen as
-//! `telepty replay` does, next to vt100's own `Parser::process` on the same chunks.
+//! Replay throughput: every recording's output and input (the project's fixtures and the
+//! reference casts) concatenated and repeated to at least 20 MB, fed
+//! - through telepty's screen alone, as `telepty replay --screen` does;
+//! - through the whole pipeline (screen → view → render → pacer, the `claude` profile),
+//!   looking at every chunk, as `telepty replay` and the bot do;
+//! - through vt100's own `Parser::process`, and the same plus reading the screen's text
+//!   after every chunk (the yardstick: the view may cost no more than one such look).
+//!
+//! A last group replays the long-answer recording through the pipeline, to give the CPU
+//! time per second of a real-time session.
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use telepty::asciicast::{Cast, Event, EventKind, Header};
+use telepty::pacer::Limits;
+use telepty::profile::Profile;
+use telepty::replay::replay_chat;
 
 const TARGET_BYTES: usize = 20 * 1024 * 1024;
 
@@ -26,26 +38,28 @@ fn big_cast() -> Cast {
         "../shared/claude-code/casts",
         "../shared/claude-code/casts-2.1.331",
     ];
-    let chunks: Vec<String> = dirs
+    let chunks: Vec<(EventKind, String)> = dirs
         .iter()
         .flat_map(|d| casts_in(&root.join(d)))
         .filter_map(|p| Cast::read_file(&p).ok())
         .flat_map(|c| {
             c.events
                 .into_iter()
-                .filter(|e| e.kind == EventKind::Output)
-                .map(|e| e.data)
+                .filter(|e| matches!(e.kind, EventKind::Output | EventKind::Input))
+                .map(|e| (e.kind, e.data))
         })
         .collect();
     assert!(!chunks.is_empty(), "no recordings found");
     let mut events = Vec::new();
     let mut total = 0;
     while total < TARGET_BYTES {
-        for data in &chunks {
-            total += data.len();
+        for (kind, data) in &chunks {
+            if *kind == EventKind::Output {
+                total += data.len();
+            }
             events.push(Event {
                 time: events.len() as f64 * 0.001,
-                kind: EventKind::Output,
+                kind: kind.clone(),
                 data: data.clone(),
             });
         }
@@ -58,7 +72,12 @@ fn big_cast() -> Cast {
 
 fn bench(c: &mut Criterion) {
     let cast = big_cast();
-    let bytes: usize = cast.events.iter().map(|e| e.data.len()).sum();
+    let bytes: usize = cast
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Output)
+        .map(|e| e.data.len())
+        .sum();
     let mut group = c.benchmark_group("replay");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(bytes as u64));
@@ -72,13 +91,49 @@ fn bench(c: &mut Criterion) {
                 std::num::NonZeroU16::new(100).unwrap(),
                 telepty::screen::DEFAULT_SCROLLBACK,
             );
-            for e in &cast.events {
+            for e in cast.events.iter().filter(|e| e.kind == EventKind::Output) {
                 parser.process(e.data.as_bytes());
             }
             parser
         });
     });
+    group.bench_function("vt100 process + screen text per chunk", |b| {
+        b.iter(|| {
+            let mut parser = vt100::Parser::new(
+                std::num::NonZeroU16::new(30).unwrap(),
+                std::num::NonZeroU16::new(100).unwrap(),
+                telepty::screen::DEFAULT_SCROLLBACK,
+            );
+            let mut seen = 0;
+            for e in cast.events.iter().filter(|e| e.kind == EventKind::Output) {
+                parser.process(e.data.as_bytes());
+                seen += parser.screen().contents().len();
+            }
+            seen
+        });
+    });
+    let claude = Arc::new(Profile::claude());
+    group.bench_function("telepty pipeline (claude profile)", |b| {
+        b.iter(|| replay_chat(&cast, claude.clone(), Limits::default()).len());
+    });
     group.finish();
+
+    // One real session: the CPU time of the pipeline per second of recording.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let long = root.join("../shared/claude-code/casts-2.1.331/b-long-answer.100x30.cast");
+    if let Ok(long) = Cast::read_file(&long) {
+        let mut group = c.benchmark_group("real time");
+        group.sample_size(20);
+        println!(
+            "b-long-answer (2.1.331, 100x30): {:.1} s of recording, {} bytes of output",
+            long.duration(),
+            long.events.iter().map(|e| e.data.len()).sum::<usize>()
+        );
+        group.bench_function("pipeline on b-long-answer", |b| {
+            b.iter(|| replay_chat(&long, claude.clone(), Limits::default()).len());
+        });
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

@@ -217,7 +217,7 @@ impl Pacer {
         {
             self.recent.pop_front();
         }
-        if now < self.blocked_until {
+        if now < self.blocked_until || self.pending.is_empty() {
             return out;
         }
         // New messages go out in creation order: the first unsent one gates later sends,

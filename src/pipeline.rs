@@ -198,6 +198,13 @@ impl Pipeline {
                 self.render.update(&self.view, &mut self.pacer, self.now);
             }
         }
+        if self
+            .pacer
+            .next_deadline(self.now)
+            .is_none_or(|due| due > self.now)
+        {
+            return Vec::new();
+        }
         self.pacer
             .poll(self.now)
             .into_iter()

@@ -122,6 +122,43 @@ impl vt100::Callbacks for Host {
     }
 }
 
+/// How many rows `bytes` may scroll at most: line feeds (LF, VT, FF), `ESC D`, `ESC E`,
+/// and the count of each `CSI n S` (a sequence split across chunks counts as one).
+fn possible_scrolls(bytes: &[u8]) -> usize {
+    let mut n = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' | 0x0b | 0x0c => n += 1,
+            0x1b => match bytes.get(i + 1) {
+                Some(b'D' | b'E') => n += 1,
+                Some(b'[') => {
+                    let params = bytes[i + 2..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_digit() || **b == b';')
+                        .count();
+                    match bytes.get(i + 2 + params) {
+                        Some(b'S') => {
+                            let count = std::str::from_utf8(&bytes[i + 2..i + 2 + params])
+                                .ok()
+                                .and_then(|p| p.split(';').next()?.parse::<usize>().ok())
+                                .unwrap_or(1);
+                            n = n.saturating_add(count.max(1));
+                        }
+                        None => n += 1,
+                        _ => {}
+                    }
+                }
+                None => n += 1,
+                _ => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    n
+}
+
 /// A screen row as a profile reads it: its text and the colour of its first visible
 /// cell (Claude Code's `●` is white before an answer and grey, green or red before a
 /// tool call: the text alone cannot tell them apart).
@@ -133,38 +170,25 @@ pub struct Row {
 }
 
 impl Row {
-    /// Row `row` of `screen` as it shows now (honouring its scrollback offset).
-    pub fn read(screen: &vt100::Screen, row: u16) -> Row {
-        let cols = screen.size().1.get();
-        let mut text = String::new();
-        let mut lead_fg = vt100::Color::Default;
-        let mut lead_found = false;
-        for col in 0..cols {
-            let Some(cell) = screen.cell(row, col) else {
-                break;
-            };
-            if cell.is_wide_continuation() {
-                continue;
-            }
-            let contents = cell.contents();
-            if contents.is_empty() {
-                text.push(' ');
-            } else {
-                if !lead_found && contents != " " {
-                    lead_found = true;
-                    lead_fg = cell.fgcolor();
-                }
-                text.push_str(contents);
-            }
-        }
-        text.truncate(text.trim_end().len());
-        Row { text, lead_fg }
-    }
-
-    /// Every visible row of `screen`.
+    /// The visible rows of `screen` (honouring its scrollback offset). Text comes from
+    /// vt100's row iterator (one pass); the lead colour is read only for rows that start
+    /// with a symbol (`●`, `❯`, `⎿`…), since a cell lookup walks the rows from the top.
     pub fn all(screen: &vt100::Screen) -> Vec<Row> {
-        (0..screen.size().0.get())
-            .map(|r| Row::read(screen, r))
+        let cols = screen.size().1.get();
+        screen
+            .rows(0, cols)
+            .enumerate()
+            .map(|(i, text)| {
+                let text = text.trim_end().to_string();
+                let lead = text.chars().position(|c| c != ' ');
+                let lead_fg = match lead {
+                    Some(col) if text[col..].starts_with(|c: char| !c.is_alphanumeric()) => screen
+                        .cell(i as u16, col as u16)
+                        .map_or(vt100::Color::Default, |c| c.fgcolor()),
+                    _ => vt100::Color::Default,
+                };
+                Row { text, lead_fg }
+            })
             .collect()
     }
 
@@ -188,9 +212,12 @@ pub struct Screen {
     /// frame of a fullscreen program such as Claude Code 2.1.331 after it exits.
     last_alternate_frame: Option<String>,
     /// The same frame as cells, for a view that must read it with its colours.
-    last_alternate_screen: Option<Box<vt100::Screen>>,
+    last_alternate_rows: Vec<Row>,
     /// How many times the program has left the alternate screen.
     alternate_exits: u64,
+    /// Line feeds and other sequences that may have scrolled rows off the top since
+    /// [`Screen::take_scroll_hint`] was last called: an upper bound of scrolled rows.
+    scroll_hint: usize,
     /// How many bytes of [`LEAVE_ALTERNATE`] the previous chunk ended with, so a
     /// sequence split across two reads is still seen.
     leave_match: usize,
@@ -202,14 +229,16 @@ impl Screen {
         Screen {
             parser: vt100::Parser::new_with_callbacks(rows, cols, scrollback, Host::default()),
             last_alternate_frame: None,
-            last_alternate_screen: None,
+            last_alternate_rows: Vec::new(),
             alternate_exits: 0,
+            scroll_hint: 0,
             leave_match: 0,
         }
     }
 
     /// Parses a chunk of program output. Never panics, whatever the bytes.
     pub fn feed(&mut self, bytes: &[u8]) -> Fed {
+        self.scroll_hint = self.scroll_hint.saturating_add(possible_scrolls(bytes));
         let mut rest = bytes;
         // A sequence that started in the previous chunk and completes in this one: the
         // alternate screen is still showing, so this is the moment to keep it.
@@ -247,7 +276,7 @@ impl Screen {
     fn keep_alternate_frame(&mut self) {
         if self.parser.screen().alternate_screen() {
             self.last_alternate_frame = Some(self.text());
-            self.last_alternate_screen = Some(Box::new(self.parser.screen().clone()));
+            self.last_alternate_rows = Row::all(self.parser.screen());
             self.alternate_exits += 1;
         }
     }
@@ -281,6 +310,12 @@ impl Screen {
             .collect()
     }
 
+    /// At least as many as the rows that scrolled off the top since the last call (line
+    /// feeds, `ESC D`, `ESC E`, `CSI n S` counted); resets to zero.
+    pub fn take_scroll_hint(&mut self) -> usize {
+        std::mem::take(&mut self.scroll_hint)
+    }
+
     /// How many rows the scrollback holds (at most its capacity).
     pub fn scrollback_len(&mut self) -> usize {
         let screen = self.parser.screen_mut();
@@ -302,7 +337,7 @@ impl Screen {
             let offset = n - done;
             screen.set_scrollback(offset);
             let take = offset.min(rows);
-            out.extend((0..take as u16).map(|r| Row::read(screen, r)));
+            out.extend(Row::all(screen).into_iter().take(take));
             done += take;
         }
         screen.set_scrollback(0);
@@ -335,13 +370,14 @@ impl Screen {
         out
     }
 
-    /// The alternate screen as cells, as it was when the program last left it.
-    pub fn last_alternate_screen(&self) -> Option<&vt100::Screen> {
-        self.last_alternate_screen.as_deref()
+    /// The alternate screen's rows with their look, as they were when the program last
+    /// left it.
+    pub fn last_alternate_rows(&self) -> &[Row] {
+        &self.last_alternate_rows
     }
 
     /// How many times the program has left the alternate screen: a view that sees this
-    /// change reads [`Screen::last_alternate_screen`] first, so no frame is missed.
+    /// change reads [`Screen::last_alternate_rows`] first, so no frame is missed.
     pub fn alternate_exits(&self) -> u64 {
         self.alternate_exits
     }

@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use crate::pacer::{Content, MessageId, Pacer};
-use crate::profile::{Classified, Kind};
 use crate::screen::{Row, Screen, DEFAULT_SCROLLBACK};
 use crate::view::follow::Follower;
 use crate::view::Line;
@@ -49,29 +48,31 @@ impl Mirror {
     pub fn observe(&mut self, _now: Duration, screen: &mut Screen) {
         if screen.alternate_exits() != self.alternate_exits {
             self.alternate_exits = screen.alternate_exits();
-            if let Some(alt) = screen.last_alternate_screen() {
-                let text = screen_text(&Row::all(alt));
-                self.show_fullscreen(text);
-            }
+            let text = screen_text(screen.last_alternate_rows());
+            self.show_fullscreen(text);
             // The next fullscreen program gets a message of its own.
             self.fullscreen = None;
         }
         if screen.is_alternate() {
+            screen.take_scroll_hint();
             let text = screen_text(&Row::all(screen.vt()));
             self.show_fullscreen(text);
             return;
         }
         let rows = screen.size().rows as usize;
-        let len = screen.scrollback_len();
-        let scrolled = if len >= DEFAULT_SCROLLBACK {
-            rows
-        } else {
-            len.saturating_sub(self.scrollback_len)
-        };
-        self.scrollback_len = len;
+        let hint = screen.take_scroll_hint();
         let mut frame: Vec<Row> = Vec::new();
-        if scrolled > 0 {
-            frame = screen.scrollback_rows(scrolled.min(rows * SCROLLBACK_LOOK));
+        if hint > 0 {
+            let len = screen.scrollback_len();
+            let scrolled = if len >= DEFAULT_SCROLLBACK {
+                hint
+            } else {
+                len.saturating_sub(self.scrollback_len)
+            };
+            self.scrollback_len = len;
+            if scrolled > 0 {
+                frame = screen.scrollback_rows(scrolled.min(rows * SCROLLBACK_LOOK));
+            }
         }
         frame.extend(Row::all(screen.vt()));
         while frame.last().is_some_and(|r| r.text.trim().is_empty()) {
@@ -80,16 +81,7 @@ impl Mirror {
         if frame.is_empty() {
             return;
         }
-        let lines = frame
-            .into_iter()
-            .map(|r| Line {
-                text: r.text,
-                class: Classified {
-                    kind: Kind::Text,
-                    fields: Default::default(),
-                },
-            })
-            .collect();
+        let lines = frame.into_iter().map(|r| Line::plain(r.text)).collect();
         self.follower.update(lines);
         self.changed = true;
     }

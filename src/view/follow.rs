@@ -32,7 +32,7 @@ impl Follower {
             .iter()
             .skip(start)
             .zip(&frame)
-            .take_while(|(a, b)| a.text == b.text)
+            .take_while(|(a, b)| a.hash == b.hash && a.text == b.text)
             .count();
         self.lines.truncate(start);
         self.lines.extend(frame);
@@ -59,14 +59,14 @@ impl Follower {
         let mut best: Option<(usize, usize)> = None; // (score, start)
         for &a in &anchors {
             for p in from..self.lines.len() {
-                if self.lines[p].text != frame[a].text || p < a {
+                if self.lines[p].hash != frame[a].hash || p < a {
                     continue;
                 }
                 let start = p - a;
                 let score = frame
                     .iter()
                     .zip(&self.lines[start..])
-                    .filter(|(f, l)| f.text == l.text && !f.text.trim().is_empty())
+                    .filter(|(f, l)| f.hash == l.hash && !f.text.trim().is_empty())
                     .count();
                 if best.is_none_or(|(s, b)| score > s || (score == s && start > b)) {
                     best = Some((score, start));
@@ -85,16 +85,7 @@ mod tests {
     use crate::profile::{Classified, Kind};
 
     fn frame(lines: &[&str]) -> Vec<Line> {
-        lines
-            .iter()
-            .map(|t| Line {
-                text: t.to_string(),
-                class: Classified {
-                    kind: Kind::Text,
-                    fields: Default::default(),
-                },
-            })
-            .collect()
+        lines.iter().map(|t| Line::plain(t.to_string())).collect()
     }
 
     fn texts(f: &Follower) -> Vec<&str> {

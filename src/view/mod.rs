@@ -14,6 +14,8 @@ pub(crate) mod follow;
 pub mod prompt;
 pub mod turn;
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +29,46 @@ pub use turn::{Block, Task, ToolLine, Turn};
 #[derive(Clone, Debug)]
 pub struct Line {
     pub text: String,
-    pub class: Classified,
+    pub class: Arc<Classified>,
+    /// A hash of the text: following rows from frame to frame compares many lines.
+    pub hash: u64,
+}
+
+impl Line {
+    pub fn new(text: String, class: Arc<Classified>) -> Line {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        Line {
+            hash: h.finish(),
+            text,
+            class,
+        }
+    }
+
+    /// A line of plain text (the `plain` profile, tests).
+    pub fn plain(text: String) -> Line {
+        Line::new(
+            text,
+            Arc::new(Classified {
+                kind: Kind::Text,
+                fields: Default::default(),
+            }),
+        )
+    }
+}
+
+/// How many distinct rows the classification cache keeps before it starts over.
+const CLASSIFIED_CACHE: usize = 8192;
+
+/// A colour as a cache key.
+fn colour_key(c: vt100::Color) -> u32 {
+    match c {
+        vt100::Color::Default => u32::MAX,
+        vt100::Color::Idx(i) => u32::from(i),
+        vt100::Color::Rgb(r, g, b) => {
+            0x100_0000 | u32::from(r) << 16 | u32::from(g) << 8 | u32::from(b)
+        }
+    }
 }
 
 /// What the program is doing.
@@ -72,8 +113,8 @@ pub struct View {
     turn_done_shown: bool,
     scrollback_len: usize,
     alternate_exits: u64,
-    /// The previous look's rows, to classify only what changed.
-    last_rows: Vec<(Row, Classified)>,
+    /// Rows already classified: (text, lead colour) → what they are.
+    classified: HashMap<(String, u32), Arc<Classified>>,
     /// Bumped whenever the model changes, so a renderer can skip unchanged looks.
     generation: u64,
     /// The screen's width at the last look (Claude Code wraps text there).
@@ -99,7 +140,7 @@ impl View {
             turn_done_shown: false,
             scrollback_len: 0,
             alternate_exits: 0,
-            last_rows: Vec::new(),
+            classified: HashMap::new(),
             generation: 0,
             cols: 80,
             resync: false,
@@ -187,24 +228,25 @@ impl View {
         // last frame comes first, or its final words would be missed.
         if screen.alternate_exits() != self.alternate_exits {
             self.alternate_exits = screen.alternate_exits();
-            if let Some(alt) = screen.last_alternate_screen() {
-                let rows = Row::all(alt);
-                let cols = alt.size().1.get() as usize;
-                self.look(now, rows, cols);
+            let rows = screen.last_alternate_rows().to_vec();
+            if !rows.is_empty() {
+                self.look(now, rows, screen.size().cols as usize);
             }
-            self.last_rows.clear();
         }
         let size = screen.size();
         let mut rows = Vec::new();
-        if !screen.is_alternate() {
-            // Rows that scrolled off since the last look belong to the conversation too
-            // (unless a transcript view scrolled them: the repaint after it is on screen).
+        let hint = screen.take_scroll_hint();
+        let resync = std::mem::take(&mut self.resync);
+        // Rows that scrolled off since the last look belong to the conversation too
+        // (unless a transcript view scrolled them: the repaint after it is on screen).
+        // Nothing scrolls without a line feed, so most looks skip this.
+        if !screen.is_alternate() && (hint > 0 || resync) {
             let len = screen.scrollback_len();
-            if std::mem::take(&mut self.resync) {
+            if resync {
                 self.scrollback_len = len;
             }
             let scrolled = if len >= crate::screen::DEFAULT_SCROLLBACK {
-                size.rows as usize
+                hint
             } else {
                 len.saturating_sub(self.scrollback_len)
             };
@@ -218,26 +260,34 @@ impl View {
         self.look(now, rows, size.cols as usize);
     }
 
+    /// Classifies rows, each distinct row once: Claude Code redraws the same rows
+    /// over and over, shifted as the conversation scrolls.
     fn classify(&mut self, rows: Vec<Row>) -> Vec<Line> {
-        let profile = self.profile.clone();
-        let mut lines = Vec::with_capacity(rows.len());
-        let mut cache = std::mem::take(&mut self.last_rows);
-        let offset = cache.len().saturating_sub(rows.len());
-        let mut next = Vec::with_capacity(rows.len());
-        for (i, row) in rows.into_iter().enumerate() {
-            let class = match cache.get_mut(offset + i) {
-                Some((old, class)) if *old == row => class.clone(),
-                _ => profile.classify_styled(&row.text, false, || Some(row.lead_fg_name())),
-            };
-            lines.push(Line {
-                text: row.text.clone(),
-                class: class.clone(),
-            });
-            next.push((row, class));
+        if self.classified.len() > CLASSIFIED_CACHE {
+            self.classified.clear();
         }
-        cache.clear();
-        self.last_rows = next;
-        lines
+        rows.into_iter()
+            .map(|row| {
+                let key = (row.text, colour_key(row.lead_fg));
+                let class = match self.classified.get(&key) {
+                    Some(class) => class.clone(),
+                    None => {
+                        let fg = Row {
+                            text: String::new(),
+                            lead_fg: row.lead_fg,
+                        }
+                        .lead_fg_name();
+                        let class = Arc::new(
+                            self.profile
+                                .classify_styled(&key.0, false, || Some(fg.clone())),
+                        );
+                        self.classified.insert(key.clone(), class.clone());
+                        class
+                    }
+                };
+                Line::new(key.0, class)
+            })
+            .collect()
     }
 
     fn look(&mut self, now: Duration, rows: Vec<Row>, cols: usize) {
@@ -279,7 +329,8 @@ impl View {
                 .rposition(|l| l.class.kind == Kind::Rule)
                 .unwrap_or(lines.len()),
         };
-        let mut region: Vec<Line> = lines[..end].to_vec();
+        let mut region: Vec<Line> = lines;
+        region.truncate(end);
         // The status line and what hangs under it (the task list) are not conversation.
         let status = region
             .iter()
@@ -328,9 +379,7 @@ impl View {
         }
         if let Some(t) = self.turns.last_mut().filter(|t| !t.done) {
             for w in widgets.iter().filter(|l| l.class.kind == Kind::Task) {
-                let task = turn::task_of(w);
-                if !t.tasks.contains(&task) {
-                    t.merge_task(task);
+                if t.merge_task(turn::task_of(w)) {
                     self.generation += 1;
                 }
             }
@@ -416,9 +465,7 @@ impl View {
             if turn.done {
                 continue;
             }
-            let old = turn.clone();
-            turn.merge(&lines[start..end]);
-            if *turn != old {
+            if turn.merge(&lines[start..end]) {
                 self.generation += 1;
             }
         }

@@ -65,31 +65,56 @@ pub struct Turn {
 }
 
 impl Turn {
-    /// Merges what the turn's lines show now into what is known.
-    pub fn merge(&mut self, lines: &[Line]) {
+    /// Merges what the turn's lines show now into what is known; says whether that
+    /// changed anything.
+    pub fn merge(&mut self, lines: &[Line]) -> bool {
         let parsed = parse(lines);
-        if !parsed.user.is_empty() {
+        let mut changed = false;
+        if !parsed.user.is_empty() && parsed.user != self.user {
             self.user = parsed.user;
+            changed = true;
         }
         for (i, block) in parsed.blocks.into_iter().enumerate() {
             match (self.blocks.get_mut(i), block) {
                 (Some(Block::Tools(known)), Block::Tools(new)) => {
-                    *known = merge_lines(known, new);
+                    let merged = merge_lines(known, new);
+                    if merged != *known {
+                        *known = merged;
+                        changed = true;
+                    }
                 }
-                (Some(slot), block) => *slot = block,
-                (None, block) => self.blocks.push(block),
+                (Some(slot), block) => {
+                    if *slot != block {
+                        *slot = block;
+                        changed = true;
+                    }
+                }
+                (None, block) => {
+                    self.blocks.push(block);
+                    changed = true;
+                }
             }
         }
         for task in parsed.tasks {
-            self.merge_task(task);
+            changed |= self.merge_task(task);
         }
+        changed |= parsed.interrupted && !self.interrupted;
         self.interrupted |= parsed.interrupted;
+        changed
     }
 
-    pub fn merge_task(&mut self, task: Task) {
+    /// Adds a task or updates its state; says whether that changed anything.
+    pub fn merge_task(&mut self, task: Task) -> bool {
         match self.tasks.iter_mut().find(|t| t.text == task.text) {
-            Some(t) => t.state = task.state,
-            None => self.tasks.push(task),
+            Some(t) if t.state == task.state => false,
+            Some(t) => {
+                t.state = task.state;
+                true
+            }
+            None => {
+                self.tasks.push(task);
+                true
+            }
         }
     }
 

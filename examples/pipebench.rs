@@ -1,0 +1,49 @@
+//! Profiling aid: the whole pipeline over every recording, repeated (as the bench does).
+use std::path::PathBuf;
+use std::sync::Arc;
+use telepty::asciicast::{Cast, Event, EventKind, Header};
+use telepty::pacer::Limits;
+use telepty::profile::Profile;
+use telepty::replay::replay_chat;
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut chunks = Vec::new();
+    for d in [
+        "fixtures/claude-code",
+        "fixtures/terminal",
+        "../shared/claude-code/casts",
+        "../shared/claude-code/casts-2.1.331",
+    ] {
+        let mut ps: Vec<_> = std::fs::read_dir(root.join(d))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "cast"))
+            .collect();
+        ps.sort();
+        for p in ps {
+            for e in Cast::read_file(&p).unwrap().events {
+                if matches!(e.kind, EventKind::Output | EventKind::Input) {
+                    chunks.push((e.kind, e.data));
+                }
+            }
+        }
+    }
+    let reps: usize = std::env::args().nth(1).map_or(3, |a| a.parse().unwrap());
+    let mut events = Vec::new();
+    for _ in 0..reps {
+        for (k, d) in &chunks {
+            events.push(Event {
+                time: events.len() as f64 * 0.001,
+                kind: k.clone(),
+                data: d.clone(),
+            });
+        }
+    }
+    let cast = Cast {
+        header: Header::new(100, 30),
+        events,
+    };
+    let t = std::time::Instant::now();
+    let n = replay_chat(&cast, Arc::new(Profile::claude()), Limits::default()).len();
+    eprintln!("{n} ops in {:?}", t.elapsed());
+}
