@@ -43,7 +43,31 @@ fn main() {
         header: Header::new(100, 30),
         events,
     };
+    floor(&cast);
     let t = std::time::Instant::now();
     let n = replay_chat(&cast, Arc::new(Profile::claude()), Limits::default()).len();
     eprintln!("{n} ops in {:?}", t.elapsed());
+}
+// floor: feed + Row::all per chunk
+#[allow(dead_code)]
+fn floor(cast: &Cast) {
+    let t = std::time::Instant::now();
+    let mut s = telepty::Screen::new(telepty::Size::new(100, 30), 5000);
+    let mut n = 0;
+    for e in &cast.events {
+        if e.kind == EventKind::Output {
+            s.feed(e.data.as_bytes());
+            n += telepty::screen::Row::all(s.vt()).len();
+        }
+    }
+    eprintln!("floor (feed + rows per chunk): {:?} {n}", t.elapsed());
+    let t = std::time::Instant::now();
+    let mut p = vt100::Parser::new(std::num::NonZeroU16::new(30).unwrap(), std::num::NonZeroU16::new(100).unwrap(), 5000);
+    for e in &cast.events {
+        if e.kind == EventKind::Output {
+            p.process(e.data.as_bytes());
+            n += p.screen().contents().len();
+        }
+    }
+    eprintln!("yardstick: {:?} {n}", t.elapsed());
 }

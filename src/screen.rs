@@ -174,12 +174,18 @@ impl Row {
     /// vt100's row iterator (one pass); the lead colour is read only for rows that start
     /// with a symbol (`●`, `❯`, `⎿`…), since a cell lookup walks the rows from the top.
     pub fn all(screen: &vt100::Screen) -> Vec<Row> {
+        Row::first(screen, usize::MAX)
+    }
+
+    /// The first `n` visible rows of `screen`.
+    pub fn first(screen: &vt100::Screen, n: usize) -> Vec<Row> {
         let cols = screen.size().1.get();
         screen
             .rows(0, cols)
+            .take(n)
             .enumerate()
-            .map(|(i, text)| {
-                let text = text.trim_end().to_string();
+            .map(|(i, mut text)| {
+                text.truncate(text.trim_end().len());
                 let lead = text.chars().position(|c| c != ' ');
                 let lead_fg = match lead {
                     Some(col) if text[col..].starts_with(|c: char| !c.is_alphanumeric()) => screen
@@ -337,7 +343,7 @@ impl Screen {
             let offset = n - done;
             screen.set_scrollback(offset);
             let take = offset.min(rows);
-            out.extend(Row::all(screen).into_iter().take(take));
+            out.extend(Row::first(screen, take));
             done += take;
         }
         screen.set_scrollback(0);

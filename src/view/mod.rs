@@ -14,7 +14,6 @@ pub(crate) mod follow;
 pub mod prompt;
 pub mod turn;
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +35,7 @@ pub struct Line {
 
 impl Line {
     pub fn new(text: String, class: Arc<Classified>) -> Line {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = rustc_hash::FxHasher::default();
         text.hash(&mut h);
         Line {
             hash: h.finish(),
@@ -114,7 +113,7 @@ pub struct View {
     scrollback_len: usize,
     alternate_exits: u64,
     /// Rows already classified: (text, lead colour) → what they are.
-    classified: HashMap<(String, u32), Arc<Classified>>,
+    classified: rustc_hash::FxHashMap<(String, u32), Arc<Classified>>,
     /// Bumped whenever the model changes, so a renderer can skip unchanged looks.
     generation: u64,
     /// The screen's width at the last look (Claude Code wraps text there).
@@ -140,7 +139,7 @@ impl View {
             turn_done_shown: false,
             scrollback_len: 0,
             alternate_exits: 0,
-            classified: HashMap::new(),
+            classified: Default::default(),
             generation: 0,
             cols: 80,
             resync: false,
