@@ -57,12 +57,16 @@ fn floor(cast: &Cast) {
     for e in &cast.events {
         if e.kind == EventKind::Output {
             s.feed(e.data.as_bytes());
-            n += telepty::screen::Row::all(s.vt()).len();
+            n += s.rows().len();
         }
     }
     eprintln!("floor (feed + rows per chunk): {:?} {n}", t.elapsed());
     let t = std::time::Instant::now();
-    let mut p = vt100::Parser::new(std::num::NonZeroU16::new(30).unwrap(), std::num::NonZeroU16::new(100).unwrap(), 5000);
+    let mut p = vt100::Parser::new(
+        std::num::NonZeroU16::new(30).unwrap(),
+        std::num::NonZeroU16::new(100).unwrap(),
+        5000,
+    );
     for e in &cast.events {
         if e.kind == EventKind::Output {
             p.process(e.data.as_bytes());

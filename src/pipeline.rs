@@ -82,8 +82,10 @@ const MAX_STEPS: usize = 100_000;
 impl Pipeline {
     pub fn new(profile: Arc<Profile>, size: Size, limits: Limits) -> Pipeline {
         let mirror = (profile.view == ViewKind::Mirror).then(Mirror::new);
+        let mut screen = Screen::new(size, DEFAULT_SCROLLBACK);
+        screen.set_colour_marks(profile.colour_marks.clone());
         Pipeline {
-            screen: Screen::new(size, DEFAULT_SCROLLBACK),
+            screen,
             mirror,
             view: View::new(profile),
             render: Render::new(),

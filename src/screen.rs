@@ -170,15 +170,16 @@ pub struct Row {
 }
 
 impl Row {
-    /// The visible rows of `screen` (honouring its scrollback offset). Text comes from
-    /// vt100's row iterator (one pass); the lead colour is read only for rows that start
-    /// with a symbol (`●`, `❯`, `⎿`…), since a cell lookup walks the rows from the top.
-    pub fn all(screen: &vt100::Screen) -> Vec<Row> {
-        Row::first(screen, usize::MAX)
+    /// The visible rows of `screen` (honouring its scrollback offset), the lead colour
+    /// read for rows that start with one of `marks`.
+    pub fn all(screen: &vt100::Screen, marks: &[char]) -> Vec<Row> {
+        Row::first(screen, usize::MAX, marks)
     }
 
-    /// The first `n` visible rows of `screen`.
-    pub fn first(screen: &vt100::Screen, n: usize) -> Vec<Row> {
+    /// The first `n` visible rows of `screen`. Text comes from vt100's row iterator (one
+    /// pass); the lead colour is read only for rows that start with one of `marks` (a
+    /// cell lookup walks the rows from the top, so it is kept for what a profile asks).
+    pub fn first(screen: &vt100::Screen, n: usize, marks: &[char]) -> Vec<Row> {
         let cols = screen.size().1.get();
         screen
             .rows(0, cols)
@@ -186,9 +187,9 @@ impl Row {
             .enumerate()
             .map(|(i, mut text)| {
                 text.truncate(text.trim_end().len());
-                let lead = text.chars().position(|c| c != ' ');
+                let lead = text.bytes().position(|b| b != b' ');
                 let lead_fg = match lead {
-                    Some(col) if text[col..].starts_with(|c: char| !c.is_alphanumeric()) => screen
+                    Some(col) if text[col..].starts_with(marks) => screen
                         .cell(i as u16, col as u16)
                         .map_or(vt100::Color::Default, |c| c.fgcolor()),
                     _ => vt100::Color::Default,
@@ -221,6 +222,8 @@ pub struct Screen {
     last_alternate_rows: Vec<Row>,
     /// How many times the program has left the alternate screen.
     alternate_exits: u64,
+    /// Characters whose colour a profile reads when they start a row (`●`).
+    colour_marks: Vec<char>,
     /// Line feeds and other sequences that may have scrolled rows off the top since
     /// [`Screen::take_scroll_hint`] was last called: an upper bound of scrolled rows.
     scroll_hint: usize,
@@ -238,6 +241,7 @@ impl Screen {
             last_alternate_rows: Vec::new(),
             alternate_exits: 0,
             scroll_hint: 0,
+            colour_marks: Vec::new(),
             leave_match: 0,
         }
     }
@@ -282,7 +286,7 @@ impl Screen {
     fn keep_alternate_frame(&mut self) {
         if self.parser.screen().alternate_screen() {
             self.last_alternate_frame = Some(self.text());
-            self.last_alternate_rows = Row::all(self.parser.screen());
+            self.last_alternate_rows = Row::all(self.parser.screen(), &self.colour_marks);
             self.alternate_exits += 1;
         }
     }
@@ -316,6 +320,16 @@ impl Screen {
             .collect()
     }
 
+    /// Characters whose colour matters when they start a row (from the profile).
+    pub fn set_colour_marks(&mut self, marks: Vec<char>) {
+        self.colour_marks = marks;
+    }
+
+    /// The visible rows with their look.
+    pub fn rows(&self) -> Vec<Row> {
+        Row::all(self.parser.screen(), &self.colour_marks)
+    }
+
     /// At least as many as the rows that scrolled off the top since the last call (line
     /// feeds, `ESC D`, `ESC E`, `CSI n S` counted); resets to zero.
     pub fn take_scroll_hint(&mut self) -> usize {
@@ -343,7 +357,7 @@ impl Screen {
             let offset = n - done;
             screen.set_scrollback(offset);
             let take = offset.min(rows);
-            out.extend(Row::first(screen, take));
+            out.extend(Row::first(screen, take, &self.colour_marks));
             done += take;
         }
         screen.set_scrollback(0);

@@ -24,6 +24,9 @@ struct ProfileFile {
     /// the line rows) or `mirror` (the screen as it is).
     #[serde(default)]
     view: ViewKind,
+    /// Characters whose colour the `first_fg` conditions read when they start a row.
+    #[serde(default)]
+    colour_marks: String,
     #[serde(default)]
     line: Vec<LineRow>,
 }
@@ -151,6 +154,7 @@ pub struct LinePattern {
 pub struct Profile {
     pub name: String,
     pub view: ViewKind,
+    pub colour_marks: Vec<char>,
     pub version: Option<Regex>,
     pub lines: Vec<LinePattern>,
 }
@@ -176,6 +180,7 @@ impl Profile {
         Profile {
             name: "plain".into(),
             view: ViewKind::Mirror,
+            colour_marks: Vec::new(),
             version: None,
             lines: Vec::new(),
         }
@@ -217,6 +222,7 @@ impl Profile {
         Ok(Profile {
             name: file.name,
             view: file.view,
+            colour_marks: file.colour_marks.chars().collect(),
             version,
             lines,
         })

@@ -55,7 +55,7 @@ impl Mirror {
         }
         if screen.is_alternate() {
             screen.take_scroll_hint();
-            let text = screen_text(&Row::all(screen.vt()));
+            let text = screen_text(&screen.rows());
             self.show_fullscreen(text);
             return;
         }
@@ -74,7 +74,7 @@ impl Mirror {
                 frame = screen.scrollback_rows(scrolled.min(rows * SCROLLBACK_LOOK));
             }
         }
-        frame.extend(Row::all(screen.vt()));
+        frame.extend(screen.rows());
         while frame.last().is_some_and(|r| r.text.trim().is_empty()) {
             frame.pop();
         }

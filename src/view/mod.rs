@@ -59,6 +59,16 @@ impl Line {
 /// How many distinct rows the classification cache keeps before it starts over.
 const CLASSIFIED_CACHE: usize = 8192;
 
+/// A digest of rows' text and lead colours.
+fn digest(rows: &[Row]) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    for row in rows {
+        row.text.hash(&mut h);
+        colour_key(row.lead_fg).hash(&mut h);
+    }
+    h.finish()
+}
+
 /// A colour as a cache key.
 fn colour_key(c: vt100::Color) -> u32 {
     match c {
@@ -112,6 +122,8 @@ pub struct View {
     turn_done_shown: bool,
     scrollback_len: usize,
     alternate_exits: u64,
+    /// A digest of the visible rows at the last look.
+    last_digest: Option<u64>,
     /// Rows already classified: (text, lead colour) → what they are.
     classified: rustc_hash::FxHashMap<(String, u32), Arc<Classified>>,
     /// Bumped whenever the model changes, so a renderer can skip unchanged looks.
@@ -139,6 +151,7 @@ impl View {
             turn_done_shown: false,
             scrollback_len: 0,
             alternate_exits: 0,
+            last_digest: None,
             classified: Default::default(),
             generation: 0,
             cols: 80,
@@ -228,6 +241,7 @@ impl View {
         if screen.alternate_exits() != self.alternate_exits {
             self.alternate_exits = screen.alternate_exits();
             let rows = screen.last_alternate_rows().to_vec();
+            self.last_digest = None;
             if !rows.is_empty() {
                 self.look(now, rows, screen.size().cols as usize);
             }
@@ -235,7 +249,7 @@ impl View {
         let size = screen.size();
         let mut rows = Vec::new();
         let hint = screen.take_scroll_hint();
-        let resync = std::mem::take(&mut self.resync);
+        let resync = self.resync;
         // Rows that scrolled off since the last look belong to the conversation too
         // (unless a transcript view scrolled them: the repaint after it is on screen).
         // Nothing scrolls without a line feed, so most looks skip this.
@@ -255,7 +269,20 @@ impl View {
                 rows = screen.scrollback_rows(take);
             }
         }
-        rows.extend(Row::all(screen.vt()));
+        let visible = screen.rows();
+        // Output that changed nothing visible (a cursor parked, the same text drawn
+        // again) and scrolled nothing: the same rows mean the same model.
+        let digest = digest(&visible);
+        if rows.is_empty() && Some(digest) == self.last_digest {
+            if self.state == State::Idle && self.idle_since.is_none() {
+                self.idle_since = Some(now);
+            }
+            self.tick(now);
+            return;
+        }
+        self.last_digest = Some(digest);
+        self.resync = false;
+        rows.extend(visible);
         self.look(now, rows, size.cols as usize);
     }
 
