@@ -122,6 +122,14 @@ impl vt100::Callbacks for Host {
     }
 }
 
+/// A fast hash of a row's text.
+pub fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    text.hash(&mut h);
+    h.finish()
+}
+
 /// How many rows `bytes` may scroll at most: line feeds (LF, VT, FF), `ESC D`, `ESC E`,
 /// and the count of each `CSI n S` (a sequence split across chunks counts as one).
 fn possible_scrolls(bytes: &[u8]) -> usize {
@@ -167,6 +175,8 @@ pub struct Row {
     /// Trailing blanks trimmed.
     pub text: String,
     pub lead_fg: vt100::Color,
+    /// A hash of the text (rows are compared and looked up many times per look).
+    pub hash: u64,
 }
 
 impl Row {
@@ -194,7 +204,11 @@ impl Row {
                         .map_or(vt100::Color::Default, |c| c.fgcolor()),
                     _ => vt100::Color::Default,
                 };
-                Row { text, lead_fg }
+                Row {
+                    hash: text_hash(&text),
+                    text,
+                    lead_fg,
+                }
             })
             .collect()
     }

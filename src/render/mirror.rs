@@ -130,7 +130,7 @@ impl Mirror {
         loop {
             let mut size = 0;
             let mut end = start;
-            while end < lines.len() && size + lines[end].text.chars().count() + 1 <= LOG_LIMIT {
+            while end < lines.len() && size + lines[end].text.chars().count() < LOG_LIMIT {
                 size += lines[end].text.chars().count() + 1;
                 end += 1;
             }

@@ -68,6 +68,8 @@ pub struct Render {
     /// Buttons still answerable: data → (prompt serial, choice index).
     buttons: BTreeMap<String, (u64, usize)>,
     seen_generation: Option<u64>,
+    /// Every turn before this one is finished.
+    first_open: usize,
 }
 
 impl Render {
@@ -108,7 +110,7 @@ impl Render {
     /// Brings the chat in line with the view.
     /// When a status-only live message becomes due, if one waits.
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.turns
+        self.turns[self.first_open.min(self.turns.len())..]
             .iter()
             .filter(|t| !t.finished && t.live.is_none())
             .filter_map(|t| t.started)
@@ -124,7 +126,11 @@ impl Render {
         self.seen_generation = Some(view.generation());
         let cols = view.cols();
         // Turns.
-        for (k, turn) in view.turns().iter().enumerate() {
+        // Turns before the first open one are finished for good.
+        while self.turns.get(self.first_open).is_some_and(|t| t.finished) {
+            self.first_open += 1;
+        }
+        for (k, turn) in view.turns().iter().enumerate().skip(self.first_open) {
             if self.turns.len() <= k {
                 self.turns.push(TurnMessages {
                     finished: turn.history,

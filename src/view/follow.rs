@@ -24,6 +24,11 @@ impl Follower {
         &self.lines
     }
 
+    /// Forgets the first `n` lines (indices shift down by `n`).
+    pub fn drop_front(&mut self, n: usize) {
+        self.lines.drain(..n.min(self.lines.len()));
+    }
+
     /// Takes a new frame; returns the index from which the lines may have changed.
     pub fn update(&mut self, frame: Vec<Line>) -> usize {
         let start = self.align(&frame).unwrap_or(self.lines.len());
@@ -82,7 +87,6 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{Classified, Kind};
 
     fn frame(lines: &[&str]) -> Vec<Line> {
         lines.iter().map(|t| Line::plain(t.to_string())).collect()

@@ -35,10 +35,8 @@ pub struct Line {
 
 impl Line {
     pub fn new(text: String, class: Arc<Classified>) -> Line {
-        let mut h = rustc_hash::FxHasher::default();
-        text.hash(&mut h);
         Line {
-            hash: h.finish(),
+            hash: crate::screen::text_hash(&text),
             text,
             class,
         }
@@ -56,6 +54,9 @@ impl Line {
     }
 }
 
+/// Conversation lines kept behind the running turn (older ones are dropped).
+const FOLLOW_KEEP: usize = 20_000;
+
 /// How many distinct rows the classification cache keeps before it starts over.
 const CLASSIFIED_CACHE: usize = 8192;
 
@@ -63,7 +64,7 @@ const CLASSIFIED_CACHE: usize = 8192;
 fn digest(rows: &[Row]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     for row in rows {
-        row.text.hash(&mut h);
+        row.hash.hash(&mut h);
         colour_key(row.lead_fg).hash(&mut h);
     }
     h.finish()
@@ -125,7 +126,7 @@ pub struct View {
     /// A digest of the visible rows at the last look.
     last_digest: Option<u64>,
     /// Rows already classified: (text, lead colour) → what they are.
-    classified: rustc_hash::FxHashMap<(String, u32), Arc<Classified>>,
+    classified: rustc_hash::FxHashMap<(u64, u32, usize), Arc<Classified>>,
     /// Bumped whenever the model changes, so a renderer can skip unchanged looks.
     generation: u64,
     /// The screen's width at the last look (Claude Code wraps text there).
@@ -287,31 +288,34 @@ impl View {
     }
 
     /// Classifies rows, each distinct row once: Claude Code redraws the same rows
-    /// over and over, shifted as the conversation scrolls.
+    /// over and over, shifted as the conversation scrolls. Rows are known by their hash,
+    /// colour and length (a 64-bit hash that collides on equal lengths is taken as the
+    /// same row: a misread line at worst, never a crash).
     fn classify(&mut self, rows: Vec<Row>) -> Vec<Line> {
         if self.classified.len() > CLASSIFIED_CACHE {
             self.classified.clear();
         }
         rows.into_iter()
             .map(|row| {
-                let key = (row.text, colour_key(row.lead_fg));
+                let key = (row.hash, colour_key(row.lead_fg), row.text.len());
                 let class = match self.classified.get(&key) {
                     Some(class) => class.clone(),
                     None => {
-                        let fg = Row {
-                            text: String::new(),
-                            lead_fg: row.lead_fg,
-                        }
-                        .lead_fg_name();
-                        let class = Arc::new(
-                            self.profile
-                                .classify_styled(&key.0, false, || Some(fg.clone())),
-                        );
-                        self.classified.insert(key.clone(), class.clone());
+                        let fg = row.lead_fg_name();
+                        let class = Arc::new(self.profile.classify_styled(
+                            &row.text,
+                            false,
+                            || Some(fg.clone()),
+                        ));
+                        self.classified.insert(key, class.clone());
                         class
                     }
                 };
-                Line::new(key.0, class)
+                Line {
+                    text: row.text,
+                    class,
+                    hash: row.hash,
+                }
             })
             .collect()
     }
@@ -394,7 +398,21 @@ impl View {
         // being drawn, a transcript on its way, the shell after exit are not.
         let complete = input_row.is_some() || found.is_some();
         if complete && !region.is_empty() {
-            let changed = self.follower.update(region);
+            let mut changed = self.follower.update(region);
+            // A session that runs for months must not keep every line: what lies well
+            // before the running turn is dropped (its turns are in the model already).
+            if self.follower.lines().len() > FOLLOW_KEEP * 2 {
+                let keep_from = self.user_rows.last().map_or(usize::MAX, |(r, _)| *r);
+                let drop = (self.follower.lines().len() - FOLLOW_KEEP).min(keep_from);
+                if drop > 0 {
+                    self.follower.drop_front(drop);
+                    self.user_rows.retain(|(r, _)| *r >= drop);
+                    for (r, _) in &mut self.user_rows {
+                        *r -= drop;
+                    }
+                    changed = changed.saturating_sub(drop);
+                }
+            }
             tracing::trace!(
                 ?now,
                 changed,
@@ -482,7 +500,12 @@ impl View {
             };
             self.user_rows.push((i, turn));
         }
-        for (k, &(start, turn)) in self.user_rows.iter().enumerate() {
+        // Only turns whose lines reach past `changed` can have changed.
+        let from = self
+            .user_rows
+            .partition_point(|(r, _)| *r <= changed)
+            .saturating_sub(1);
+        for (k, &(start, turn)) in self.user_rows.iter().enumerate().skip(from) {
             let end = self.user_rows.get(k + 1).map_or(lines.len(), |(r, _)| *r);
             if end <= changed {
                 continue;
