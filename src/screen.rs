@@ -133,36 +133,29 @@ pub fn text_hash(text: &str) -> u64 {
 /// How many rows `bytes` may scroll at most: line feeds (LF, VT, FF), `ESC D`, `ESC E`,
 /// and the count of each `CSI n S` (a sequence split across chunks counts as one).
 fn possible_scrolls(bytes: &[u8]) -> usize {
-    let mut n = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' | 0x0b | 0x0c => n += 1,
-            0x1b => match bytes.get(i + 1) {
-                Some(b'D' | b'E') => n += 1,
-                Some(b'[') => {
-                    let params = bytes[i + 2..]
-                        .iter()
-                        .take_while(|b| b.is_ascii_digit() || **b == b';')
-                        .count();
-                    match bytes.get(i + 2 + params) {
-                        Some(b'S') => {
-                            let count = std::str::from_utf8(&bytes[i + 2..i + 2 + params])
-                                .ok()
-                                .and_then(|p| p.split(';').next()?.parse::<usize>().ok())
-                                .unwrap_or(1);
-                            n = n.saturating_add(count.max(1));
-                        }
-                        None => n += 1,
-                        _ => {}
+    let mut n = memchr::memchr3_iter(b'\n', 0x0b, 0x0c, bytes).count();
+    for i in memchr::memchr_iter(0x1b, bytes) {
+        match bytes.get(i + 1) {
+            Some(b'D' | b'E') | None => n += 1,
+            Some(b'[') => {
+                let params = bytes[i + 2..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit() || **b == b';')
+                    .count();
+                match bytes.get(i + 2 + params) {
+                    Some(b'S') => {
+                        let count = std::str::from_utf8(&bytes[i + 2..i + 2 + params])
+                            .ok()
+                            .and_then(|p| p.split(';').next()?.parse::<usize>().ok())
+                            .unwrap_or(1);
+                        n = n.saturating_add(count.max(1));
                     }
+                    None => n += 1,
+                    _ => {}
                 }
-                None => n += 1,
-                _ => {}
-            },
+            }
             _ => {}
         }
-        i += 1;
     }
     n
 }
@@ -510,6 +503,21 @@ mod tests {
         s.feed(b"\x1b]2;two\x1b\\");
         assert_eq!(s.title(), "two");
         assert_eq!(s.bells(), 1);
+    }
+
+    #[test]
+    fn scroll_hints_bound_the_rows_that_scrolled() {
+        assert_eq!(possible_scrolls(b"a\nb\r\nc"), 2);
+        assert_eq!(possible_scrolls(b"\x1bD\x1bE\x1b[3S\x1b[S\x1b[1;31m"), 6);
+        assert_eq!(
+            possible_scrolls(b"\x1b[2"),
+            1,
+            "a sequence cut at the chunk's end"
+        );
+        let mut s = Screen::new(Size::new(10, 3), 100);
+        s.feed(b"1\r\n2\r\n3\r\n4\r\n5");
+        assert!(s.take_scroll_hint() >= 2);
+        assert_eq!(s.take_scroll_hint(), 0);
     }
 
     #[test]
