@@ -238,6 +238,10 @@ impl Render {
         for text in turn.texts() {
             pieces.extend(paragraphs(text, cols));
         }
+        // An answer cut short says so where it stops.
+        if turn.interrupted && !pieces.is_empty() && !record_shows_interrupt(turn) {
+            pieces.push(Piece::html("⛔ <i>Interrupted</i>", 13));
+        }
         for message in pack(pieces, MESSAGE_LIMIT) {
             let id = self.new_id();
             pacer.set(id, loud(message, vec![]), true);
@@ -326,6 +330,7 @@ fn record_text(turn: &Turn) -> Option<String> {
         .blocks
         .iter()
         .filter_map(|b| match b {
+            Block::Tools(lines) if lines.iter().all(|l| l.kind == Kind::Interrupted) => None,
             Block::Tools(lines) => Some(tool_lines(lines, true)),
             Block::Text(_) => None,
         })
@@ -337,10 +342,20 @@ fn record_text(turn: &Turn) -> Option<String> {
     if let Some(e) = &turn.api_error {
         parts.push(format!("⚠️ {}", escape(e)));
     }
-    if turn.interrupted && !parts.iter().any(|p| p.contains("Interrupted")) {
+    if turn.interrupted && turn.texts().next().is_none() && !record_shows_interrupt(turn) {
         parts.push("⛔ <i>Interrupted</i>".into());
     }
     (!parts.is_empty()).then(|| limit_html_parts(parts))
+}
+
+/// Whether the record shows the interrupt under a call (a rejected prompt); an
+/// interrupted answer says it at its end instead.
+fn record_shows_interrupt(turn: &Turn) -> bool {
+    turn.blocks.iter().any(|b| {
+        matches!(b, Block::Tools(lines)
+            if lines.iter().any(|l| l.kind == Kind::Interrupted)
+                && lines.iter().any(|l| l.kind != Kind::Interrupted))
+    })
 }
 
 /// A tool group as compact lines; `lasting` leaves out what only shows progress.
@@ -446,16 +461,32 @@ pub fn visible_len(html: &str) -> usize {
     n
 }
 
-/// The prompt's question and context; the last context line (the question) in bold.
+/// The prompt's question and context: lines Claude Code wrapped are joined again, the
+/// question (the last line that asks one) in bold; a huge preview is shortened.
 fn prompt_text(prompt: &Prompt) -> String {
-    let n = prompt.context.len();
+    let question = prompt
+        .context
+        .iter()
+        .rposition(|l| l.trim_end().ends_with('?'));
     let mut lines: Vec<String> = Vec::new();
+    let mut prev_len = 0;
     for (i, line) in prompt.context.iter().enumerate() {
-        if i + 1 == n {
-            lines.push(format!("<b>{}</b>", escape(line.trim())));
+        let text = line.trim_end();
+        let wrapped =
+            prev_len + 12 >= prompt.width && !text.trim_start().starts_with(['-', '+', '•']);
+        let html = if Some(i) == question {
+            format!("<b>{}</b>", escape(text.trim()))
         } else {
-            lines.push(escape(line));
+            escape(text)
+        };
+        match lines.last_mut() {
+            Some(last) if wrapped && Some(i) != question && i.checked_sub(1) != question => {
+                last.push(' ');
+                last.push_str(html.trim_start());
+            }
+            _ => lines.push(html),
         }
+        prev_len = text.chars().count();
     }
     let mut text = lines.join("\n");
     // Options longer than a button can show are listed in full.
@@ -469,15 +500,18 @@ fn prompt_text(prompt: &Prompt) -> String {
         }
     }
     if visible_len(&text) > MESSAGE_LIMIT {
-        // A huge diff: keep the head and the question.
-        let question = lines.last().cloned().unwrap_or_default();
-        let head: String = lines[..n.saturating_sub(1)]
-            .iter()
-            .take(40)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n");
-        text = format!("{head}\n… (shortened; /screen shows it all)\n{question}");
+        // A huge diff: keep its head and the question.
+        let head: Vec<String> = lines.iter().take(40).cloned().collect();
+        let q = question
+            .map(|q| format!("<b>{}</b>", escape(prompt.context[q].trim())))
+            .unwrap_or_default();
+        text = format!(
+            "{}\n… (shortened; /screen shows it all)\n{q}",
+            head.join("\n")
+        );
+        while visible_len(&text) > MESSAGE_LIMIT {
+            text = format!("… (shortened; /screen shows it all)\n{q}");
+        }
     }
     text
 }

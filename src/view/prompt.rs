@@ -29,12 +29,19 @@ pub struct Prompt {
     pub choices: Vec<Choice>,
     /// Which choice the cursor is on.
     pub highlighted: usize,
+    /// The screen's width (where Claude Code wrapped the context lines).
+    pub width: usize,
 }
 
 impl Prompt {
-    /// The last context line: the question itself.
+    /// The question: the last context line that asks one, or the last line.
     pub fn question(&self) -> &str {
-        self.context.last().map_or("", |q| q.trim())
+        self.context
+            .iter()
+            .rev()
+            .find(|l| l.trim_end().ends_with('?'))
+            .or(self.context.last())
+            .map_or("", |q| q.trim())
     }
 
     /// Whether two looks show the same prompt: the same question and choices (the
@@ -209,6 +216,7 @@ pub fn find(profile: &Profile, rows: &[Line], cols: usize) -> Option<(usize, Pro
             context,
             choices,
             highlighted,
+            width: cols,
         },
     ))
 }
