@@ -85,7 +85,7 @@ fn without_json_the_chat_reads_like_a_conversation() {
     assert!(out.contains("🔔"), "{out}");
     let answer = out
         .lines()
-        .find(|l| l.contains("Paris"))
+        .find(|l| l.contains("Mercury is the planet"))
         .expect("the answer");
     assert!(!answer.contains("●") && !answer.contains("<"), "{answer}");
 }
