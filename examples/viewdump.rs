@@ -1,3 +1,6 @@
+//! Study aid: replays a recording through the pipeline and prints the view's model
+//! (state, turns, prompt) whenever it changes; `FINAL=1` prints only the final blocks.
+//!     cargo run --release --example viewdump -- FILE.cast
 use std::sync::Arc;
 use std::time::Duration;
 use telepty::asciicast::EventKind;

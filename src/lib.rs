@@ -2,7 +2,8 @@
 //! pseudo-terminal, so everything that needs a TTY keeps working.
 //!
 //! # Layout
-//! The data flows PTY → screen → (view → render → pacer → chat, in later work):
+//! The data flows PTY → screen → view → render → pacer → chat (the Telegram front end is
+//! later work):
 //! - [`pty`]: a program in a pseudo-terminal: spawn, scrubbed environment, reader and
 //!   writer threads, graceful stop.
 //! - [`screen`]: the program's screen (vt100), title, bells, replies to terminal queries.
@@ -10,6 +11,12 @@
 //! - [`keys`]: keys and text as terminal bytes.
 //! - [`asciicast`]: asciicast v2 recordings, read and written.
 //! - [`replay`]: a recording fed through the pipeline on virtual time.
+//! - [`view`]: what the screen means, read through a profile: turns, tool calls, prompts,
+//!   state; rows followed across frames.
+//! - [`render`]: what the chat should show: live messages, prompts with buttons, answers,
+//!   records; Telegram HTML; the `plain` profile's mirror.
+//! - [`pipeline`]: screen → view → render → pacer for one session, on a given clock.
+//! - [`chat`]: a model chat that applies operations, as a reader sees them.
 //! - [`record`]: `telepty record`, interactive or from a step file.
 //! - [`profile`]: screen patterns as data (the built-in `claude` table).
 //! - [`pacer`]: the per-chat flood budget: when chat operations may go out.
