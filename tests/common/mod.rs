@@ -1,4 +1,5 @@
 //! Shared by the integration tests that walk the recordings.
+#![allow(dead_code)] // each test binary uses a part of it
 
 use std::path::{Path, PathBuf};
 
