@@ -231,3 +231,116 @@ fn is_dashed_rule(text: &str) -> bool {
     let t = text.trim();
     t.chars().count() >= 8 && t.chars().all(|c| c == '╌' || c == '┄' || c == '-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+    use crate::view::Line;
+    use std::sync::Arc;
+
+    fn lines(profile: &Profile, rows: &[&str]) -> Vec<Line> {
+        rows.iter()
+            .map(|r| Line::new(r.to_string(), Arc::new(profile.classify(r, false))))
+            .collect()
+    }
+
+    #[test]
+    fn a_numbered_permission_prompt_with_a_wrapped_option() {
+        let p = Profile::claude();
+        let rows = lines(
+            &p,
+            &[
+                "● I'll create the file.",
+                "────────────────────────────────────────",
+                " Bash command",
+                "   touch marker.txt",
+                " Do you want to proceed?",
+                " ❯ 1. Yes",
+                "   2. Yes, and always allow access to",
+                "      /home/dev/notes-app from this project",
+                "   3. No",
+                "",
+                " Esc to cancel · Tab to amend",
+            ],
+        );
+        let (top, prompt) = find(&p, &rows, 40).expect("a prompt");
+        assert_eq!(top, 1, "the box starts at its rule");
+        assert_eq!(prompt.question(), "Do you want to proceed?");
+        let labels: Vec<&str> = prompt.choices.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "Yes",
+                "Yes, and always allow access to /home/dev/notes-app from this project",
+                "No"
+            ]
+        );
+        assert_eq!(prompt.highlighted, 0);
+        assert_eq!(prompt.keys_for(2), [Key::Digit(3)]);
+    }
+
+    #[test]
+    fn an_unnumbered_menu_is_answered_with_arrows_from_the_cursor_and_enter() {
+        let p = Profile::claude();
+        let rows = lines(
+            &p,
+            &[
+                "────────────────────────────────────────",
+                " Quick safety check: Is this a project you created or one you trust?",
+                "",
+                " ❯ No, exit",
+                "   Yes, I trust this folder",
+                "",
+                " Enter to confirm · Esc to cancel",
+            ],
+        );
+        let (_, prompt) = find(&p, &rows, 80).expect("a prompt");
+        assert_eq!(prompt.choices.len(), 2);
+        assert_eq!(prompt.keys_for(1), [Key::Down, Key::Enter]);
+        assert_eq!(prompt.keys_for(0), [Key::Enter]);
+    }
+
+    #[test]
+    fn a_user_prompt_and_its_wrapped_line_are_no_menu() {
+        let p = Profile::claude();
+        let rows = lines(
+            &p,
+            &[
+                "❯ Find all TODO comments in the Python sources and",
+                "  count the lines",
+                "",
+            ],
+        );
+        assert!(find(&p, &rows, 60).is_none());
+    }
+
+    #[test]
+    fn descriptions_under_options_stay_with_their_option() {
+        let p = Profile::claude();
+        let rows = lines(
+            &p,
+            &[
+                "────────────────────────────────────────",
+                "Which database should the project use?",
+                "",
+                "❯ 1. SQLite",
+                "     A single file, no server",
+                "  2. PostgreSQL",
+                "     A full server",
+                "────────────────────────────────────────",
+                "  3. Chat about this",
+            ],
+        );
+        let (_, prompt) = find(&p, &rows, 100).expect("a prompt");
+        let labels: Vec<&str> = prompt.choices.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "SQLite — A single file, no server",
+                "PostgreSQL — A full server",
+                "Chat about this"
+            ]
+        );
+    }
+}
