@@ -1,4 +1,7 @@
-//! Profiling aid: the whole pipeline over every recording, repeated (as the bench does).
+//! Profiling aid: every recording, repeated N times (as the bench does), through the
+//! screen alone, through vt100 plus a text read per chunk (the bench's yardstick), and
+//! through the whole pipeline; prints the three times. Run it under `perf record`.
+//!     cargo run --release --example pipebench -- 3
 use std::path::PathBuf;
 use std::sync::Arc;
 use telepty::asciicast::{Cast, Event, EventKind, Header};
@@ -48,8 +51,7 @@ fn main() {
     let n = replay_chat(&cast, Arc::new(Profile::claude()), Limits::default()).len();
     eprintln!("{n} ops in {:?}", t.elapsed());
 }
-// floor: feed + Row::all per chunk
-#[allow(dead_code)]
+/// The screen alone and the yardstick, on the same chunks.
 fn floor(cast: &Cast) {
     let t = std::time::Instant::now();
     let mut s = telepty::Screen::new(telepty::Size::new(100, 30), 5000);
