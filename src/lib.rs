@@ -24,6 +24,7 @@
 
 pub mod asciicast;
 pub mod chat;
+pub mod config;
 pub mod keys;
 pub mod mock;
 pub mod pacer;

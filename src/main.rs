@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use telepty::chat::ModelChat;
+use telepty::config::Config;
 use telepty::pacer::Limits;
 use telepty::profile::Profile;
 use telepty::record::{self, Options};
@@ -73,6 +74,13 @@ enum Cmd {
         /// Print every distinct screen with its time (for studying a recording).
         #[arg(long)]
         frames: bool,
+    },
+    /// Print the configuration in effect (the token hidden) and where each value came
+    /// from: the file, a TELEPTY_* variable, or the default.
+    Config {
+        /// The configuration file [default: $XDG_CONFIG_HOME/telepty/config.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -145,6 +153,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::Config { config } => {
+            let env = Config::process_env();
+            let config = Config::load(config.as_deref(), &env)?;
+            println!("{}", config.describe());
+            if let Err(why) = config.check_for_bot() {
+                eprintln!("telepty: not ready to run as a bot: {why}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Replay {
             file,
