@@ -455,7 +455,7 @@ fn parse_size(text: &str, origin: String) -> Result<Size, ConfigError> {
     text.parse::<Size>().map_err(|e| ConfigError::Value {
         key: "pty_size",
         origin,
-        message: format!("{e}"),
+        message: e.to_string(),
     })
 }
 
