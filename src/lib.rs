@@ -26,6 +26,7 @@ pub mod asciicast;
 pub mod chat;
 pub mod config;
 pub mod keys;
+pub mod local;
 pub mod mock;
 pub mod pacer;
 pub mod pipeline;
@@ -35,6 +36,7 @@ pub mod record;
 pub mod render;
 pub mod replay;
 pub mod screen;
+pub mod session;
 pub mod terminal;
 pub mod view;
 

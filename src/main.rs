@@ -75,6 +75,25 @@ enum Cmd {
         #[arg(long)]
         frames: bool,
     },
+    /// Try telepty on the console: the chat's messages printed here, your lines sent to
+    /// the session (no token, no Telegram needed). Works with a pipe too.
+    Local {
+        /// The configuration file [default: $XDG_CONFIG_HOME/telepty/config.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Screen profile: `claude`, `plain`, or a profile file [default: the configuration's].
+        #[arg(long)]
+        profile: Option<String>,
+        /// Terminal size, COLSxROWS [default: the configuration's, 100x30].
+        #[arg(long)]
+        size: Option<Size>,
+        /// Working directory [default: the current one].
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// The program and its arguments [default: the configuration's command, claude].
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
     /// Print the configuration in effect (the token hidden) and where each value came
     /// from: the file, a TELEPTY_* variable, or the default.
     Config {
@@ -149,6 +168,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options.out.display()
             );
             Ok(if info.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Local {
+            config,
+            profile,
+            size,
+            cwd,
+            command,
+        } => {
+            let env = Config::process_env();
+            let config = Config::load(config.as_deref(), &env)?;
+            let profile = load_profile(profile.as_deref().unwrap_or(&config.profile))?;
+            let command = if command.is_empty() {
+                config.command.clone()
+            } else {
+                command
+            };
+            let cwd = match cwd {
+                Some(dir) => dir,
+                None => std::env::current_dir().context("cannot read the current directory")?,
+            };
+            let cmd = Command::new(&command[0], cwd)
+                .args(command[1..].iter().cloned())
+                .size(size.unwrap_or(config.pty_size));
+            let runtime = tokio::runtime::Runtime::new()?;
+            let ended_well = runtime.block_on(telepty::local::run(cmd, profile))?;
+            Ok(if ended_well {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -73,6 +73,8 @@ pub struct Pipeline {
     mirror: Option<Mirror>,
     pacer: Pacer,
     now: Duration,
+    /// Answers to the program's terminal queries, for the caller to write back.
+    replies: Vec<u8>,
 }
 
 /// How many deadline steps one `advance` may take (a guard against a clock that does
@@ -91,6 +93,7 @@ impl Pipeline {
             render: Render::new(),
             pacer: Pacer::new(limits),
             now: Duration::ZERO,
+            replies: Vec::new(),
         }
     }
 
@@ -109,10 +112,29 @@ impl Pipeline {
     /// Program output at `now`.
     pub fn output(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
         let mut ops = self.advance(now);
-        self.screen.feed(bytes);
+        let fed = self.screen.feed(bytes);
+        self.replies.extend(fed.replies);
         self.observe(now);
         ops.extend(self.step(now));
         ops
+    }
+
+    /// Answers to terminal queries the program asked since the last call (DA1, CPR):
+    /// a live session writes them back to the program.
+    pub fn take_replies(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.replies)
+    }
+
+    /// The user pressed the button with `data` at `now`: the keys that pick its option
+    /// on the terminal (to be written to the program), or `None` if the prompt is gone.
+    pub fn press(&mut self, now: Duration, data: &str) -> Option<Vec<crate::keys::Key>> {
+        let index = self.render.button(data)?;
+        let (_, prompt) = self.render.active_prompt()?;
+        let keys = prompt.keys_for(index);
+        let label = prompt.choices.get(index)?.label.clone();
+        self.view.input(now, b"");
+        self.render.answered(label);
+        Some(keys)
     }
 
     /// What the user typed at `now` (keys or text, as terminal bytes).

@@ -135,7 +135,8 @@ impl std::fmt::Display for ExitInfo {
 
 /// A running program. Dropping it kills the program's process group.
 pub struct Pty {
-    master: Box<dyn MasterPty + Send>,
+    /// Behind a mutex only so that a `Pty` is `Sync` (a session task awaits on it).
+    master: std::sync::Mutex<Box<dyn MasterPty + Send>>,
     input: std::sync::mpsc::Sender<Vec<u8>>,
     pid: u32,
     exit: watch::Receiver<Option<ExitInfo>>,
@@ -227,7 +228,7 @@ impl Pty {
 
         Ok((
             Pty {
-                master: pair.master,
+                master: std::sync::Mutex::new(pair.master),
                 input: in_tx,
                 pid,
                 exit: exit_rx,
@@ -248,6 +249,8 @@ impl Pty {
 
     pub fn resize(&self, size: Size) -> anyhow::Result<()> {
         self.master
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .resize(pty_size(size))
             .context("cannot resize the pseudo-terminal")
     }
@@ -273,10 +276,14 @@ impl Pty {
         }
     }
 
-    /// Stops the program: SIGTERM to its process group, `grace` to finish, then SIGKILL.
+    /// Stops the program: SIGHUP and SIGTERM to its process group, `grace` to finish,
+    /// then SIGKILL.
     /// Whatever is left of the group afterwards (background jobs) is killed too.
     pub async fn stop(&self, grace: Duration) -> ExitInfo {
         if self.exit_info().is_none() {
+            // The terminal goes away (SIGHUP: what ends an interactive shell, which
+            // ignores SIGTERM) and the program is asked to end (SIGTERM).
+            self.signal_group(libc::SIGHUP);
             self.signal_group(libc::SIGTERM);
             if tokio::time::timeout(grace, self.wait()).await.is_err() {
                 tracing::info!(pid = self.pid, "still running after {grace:?}; killing it");

@@ -127,7 +127,7 @@ async fn a_missing_working_directory_is_an_error_naming_it() {
 #[tokio::test]
 async fn a_program_that_ignores_sigterm_is_killed_after_the_grace_period() {
     let mut term = Terminal::spawn(
-        &sh("trap '' TERM; echo ready; while :; do sleep 1; done"),
+        &sh("trap '' HUP TERM; echo ready; while :; do sleep 1; done"),
         10,
     )
     .unwrap();
@@ -149,7 +149,7 @@ async fn a_program_that_honours_sigterm_ends_with_it() {
 #[tokio::test]
 async fn stop_takes_background_children_too_and_leaves_no_zombie() {
     let mut term = Terminal::spawn(
-        &sh("sleep 1000 & echo \"bg=$!\"; trap '' TERM; echo ready; wait"),
+        &sh("sleep 1000 & echo \"bg=$!\"; trap '' HUP TERM; echo ready; wait"),
         10,
     )
     .unwrap();
