@@ -139,8 +139,17 @@ async fn a_program_that_ignores_sigterm_is_killed_after_the_grace_period() {
 }
 
 #[tokio::test]
-async fn a_program_that_honours_sigterm_ends_with_it() {
+async fn a_program_ends_with_the_hangup_or_the_sigterm_of_a_stop() {
     let mut term = Terminal::spawn(&sh("echo ready; while :; do sleep 1; done"), 10).unwrap();
+    wait_for(&mut term, "ready").await;
+    let info = term.stop(Duration::from_secs(10)).await;
+    assert_eq!(info.signal.as_deref(), Some("Hangup"), "{info}");
+    // A program that ignores the hangup (nohup) still honours SIGTERM.
+    let mut term = Terminal::spawn(
+        &sh("trap '' HUP; echo ready; while :; do sleep 1; done"),
+        10,
+    )
+    .unwrap();
     wait_for(&mut term, "ready").await;
     let info = term.stop(Duration::from_secs(10)).await;
     assert_eq!(info.signal.as_deref(), Some("Terminated"), "{info}");
