@@ -25,6 +25,7 @@
 pub mod asciicast;
 pub mod chat;
 pub mod config;
+pub mod fake_telegram;
 pub mod keys;
 pub mod local;
 pub mod mock;

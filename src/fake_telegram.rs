@@ -1,0 +1,711 @@
+//! A fake Telegram Bot API server, for tests (Telegram cannot be reached from here).
+//!
+//! Faithful where it matters for a bridge: the methods telepty calls, the JSON shapes
+//! teloxide expects, Telegram's validation of HTML texts (allowed tags, balance, entities,
+//! 1–4096 characters after parsing) with its exact error strings, and its flood limit
+//! (20 operations per chat per rolling minute, answered with `429 retry after N`). Tests
+//! drive it from the user's side (`user_message`, `press_button`), read the chat as a
+//! user would see it (`chat`), inject faults (`fail_next`), and read every call
+//! (`calls`). It listens on 127.0.0.1 on a free port; point the bot at [`FakeTelegram::url`].
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+/// Operations per chat in any rolling minute before `429`.
+pub const FLOOD_LIMIT: usize = 20;
+const FLOOD_WINDOW: Duration = Duration::from_secs(60);
+
+pub const NOT_MODIFIED: &str = "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
+
+/// A message of the bot, as the chat shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatMessage {
+    pub id: i64,
+    /// The HTML as sent.
+    pub html: String,
+    /// The text as the user reads it.
+    pub text: String,
+    /// Button labels and data, row by row.
+    pub buttons: Vec<Vec<(String, String)>>,
+    pub silent: bool,
+}
+
+/// One call the bot made.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub body: Value,
+    pub at: Instant,
+    /// `None` for success, else the error code.
+    pub error: Option<u16>,
+}
+
+/// A fault to answer the next matching call with.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// `429 Too Many Requests: retry after N`.
+    RetryAfter(u64),
+    /// The connection is dropped without an answer.
+    Drop,
+    /// `500 Internal Server Error`.
+    ServerError,
+}
+
+#[derive(Default)]
+struct Inner {
+    token: String,
+    updates: VecDeque<Value>,
+    next_update_id: i64,
+    next_message_id: HashMap<i64, i64>,
+    /// chat id → message id → message (the bot's messages; the users' are only ids).
+    chats: BTreeMap<i64, BTreeMap<i64, ChatMessage>>,
+    calls: Vec<Call>,
+    recent: HashMap<i64, VecDeque<Instant>>,
+    /// Faults for methods that change the chat (send, edit, delete), in order.
+    faults: VecDeque<Fault>,
+    commands: Value,
+    chat_actions: Vec<(i64, String)>,
+    callback_answers: Vec<String>,
+}
+
+/// The fake server; dropping it stops it.
+pub struct FakeTelegram {
+    addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    notify: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeTelegram {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    inner: Arc<Mutex<Inner>>,
+    notify: Arc<Notify>,
+}
+
+impl FakeTelegram {
+    /// Starts a server that accepts `token`.
+    pub async fn start(token: &str) -> anyhow::Result<FakeTelegram> {
+        let inner = Arc::new(Mutex::new(Inner {
+            token: token.to_string(),
+            next_update_id: 1,
+            ..Inner::default()
+        }));
+        let notify = Arc::new(Notify::new());
+        let shared = Shared {
+            inner: inner.clone(),
+            notify: notify.clone(),
+        };
+        let app = Router::new()
+            .route("/{bot}/{method}", post(handle))
+            .with_state(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(FakeTelegram {
+            addr,
+            inner,
+            notify,
+            task,
+        })
+    }
+
+    /// The Bot API base URL to give the bot.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A user writes `text` in a private chat with the bot (chat id = user id).
+    pub fn user_message(&self, user: i64, text: &str) -> i64 {
+        let mut inner = self.lock();
+        let id = next_message_id(&mut inner, user);
+        let message = json!({
+            "message_id": id,
+            "date": unix_now(),
+            "chat": {"id": user, "type": "private", "first_name": format!("user{user}")},
+            "from": user_json(user),
+            "text": text,
+        });
+        push_update(&mut inner, json!({"message": message}));
+        drop(inner);
+        self.notify.notify_waiters();
+        id
+    }
+
+    /// A user presses the button with `data` under the bot's message `message`.
+    pub fn press_button(&self, user: i64, message: i64, data: &str) {
+        let mut inner = self.lock();
+        let text = inner
+            .chats
+            .get(&user)
+            .and_then(|c| c.get(&message))
+            .map(|m| m.text.clone())
+            .unwrap_or_default();
+        let query_id = format!("q{}", inner.next_update_id);
+        let update = json!({"callback_query": {
+            "id": query_id,
+            "from": user_json(user),
+            "chat_instance": format!("ci{user}"),
+            "data": data,
+            "message": {
+                "message_id": message,
+                "date": unix_now(),
+                "chat": {"id": user, "type": "private", "first_name": format!("user{user}")},
+                "from": bot_user(),
+                "text": text,
+            },
+        }});
+        push_update(&mut inner, update);
+        drop(inner);
+        self.notify.notify_waiters();
+    }
+
+    /// The bot's messages in a chat, oldest first.
+    pub fn chat(&self, chat: i64) -> Vec<ChatMessage> {
+        self.lock()
+            .chats
+            .get(&chat)
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// The next calls that change a chat are answered with these faults, in order.
+    pub fn fail_next(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().faults.extend(faults);
+    }
+
+    /// The commands the bot registered with `setMyCommands`.
+    pub fn commands(&self) -> Value {
+        self.lock().commands.clone()
+    }
+
+    /// The chat actions (`typing`) sent, by chat.
+    pub fn chat_actions(&self) -> Vec<(i64, String)> {
+        self.lock().chat_actions.clone()
+    }
+
+    /// The callback queries answered, by id.
+    pub fn callback_answers(&self) -> Vec<String> {
+        self.lock().callback_answers.clone()
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn user_json(user: i64) -> Value {
+    json!({"id": user, "is_bot": false, "first_name": format!("user{user}"), "username": format!("user{user}")})
+}
+
+fn bot_user() -> Value {
+    json!({"id": 1, "is_bot": true, "first_name": "telepty", "username": "telepty_bot"})
+}
+
+fn next_message_id(inner: &mut Inner, chat: i64) -> i64 {
+    let n = inner.next_message_id.entry(chat).or_insert(1);
+    let id = *n;
+    *n += 1;
+    id
+}
+
+fn push_update(inner: &mut Inner, mut update: Value) {
+    update["update_id"] = json!(inner.next_update_id);
+    inner.next_update_id += 1;
+    inner.updates.push_back(update);
+}
+
+/// A Bot API answer.
+fn ok(result: Value) -> Response {
+    Json(json!({"ok": true, "result": result})).into_response()
+}
+
+fn error(code: u16, description: &str) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        Json(json!({"ok": false, "error_code": code, "description": description})),
+    )
+        .into_response()
+}
+
+fn retry_after(seconds: u64) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({
+            "ok": false,
+            "error_code": 429,
+            "description": format!("Too Many Requests: retry after {seconds}"),
+            "parameters": {"retry_after": seconds},
+        })),
+    )
+        .into_response()
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    Path((bot, method)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).unwrap_or(json!({}))
+    };
+    let method = method.to_ascii_lowercase();
+    {
+        let inner = shared
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if bot.strip_prefix("bot") != Some(inner.token.as_str()) {
+            return error(401, "Unauthorized");
+        }
+    }
+    if method == "getupdates" {
+        return get_updates(&shared, body).await;
+    }
+    let response = {
+        let mut inner = shared
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let response = answer(&mut inner, &method, &body);
+        let code = response.status().as_u16();
+        inner.calls.push(Call {
+            method: method.clone(),
+            body,
+            at: Instant::now(),
+            error: (code != 200).then_some(code),
+        });
+        response
+    };
+    if response.extensions().get::<DropMarker>().is_some() {
+        // A dropped connection: no answer ever comes (the client times out).
+        std::future::pending::<()>().await;
+    }
+    response
+}
+
+#[derive(Clone, Copy)]
+struct DropMarker;
+
+async fn get_updates(shared: &Shared, body: Value) -> Response {
+    let offset = body["offset"].as_i64().unwrap_or(0);
+    let timeout = body["timeout"].as_u64().unwrap_or(0).min(50);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    loop {
+        let notified = shared.notify.notified();
+        {
+            let mut inner = shared
+                .inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Updates below the offset are confirmed: gone for good.
+            while inner
+                .updates
+                .front()
+                .is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < offset)
+            {
+                inner.updates.pop_front();
+            }
+            if !inner.updates.is_empty() || tokio::time::Instant::now() >= deadline {
+                let updates: Vec<Value> = inner.updates.iter().cloned().collect();
+                return ok(Value::Array(updates));
+            }
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+fn answer(inner: &mut Inner, method: &str, body: &Value) -> Response {
+    match method {
+        "getme" => ok(json!({
+            "id": 1, "is_bot": true, "first_name": "telepty", "username": "telepty_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false,
+        })),
+        "setmycommands" => {
+            inner.commands = body["commands"].clone();
+            ok(json!(true))
+        }
+        "deletewebhook" => ok(json!(true)),
+        "sendchataction" => {
+            let chat = body["chat_id"].as_i64().unwrap_or(0);
+            inner
+                .chat_actions
+                .push((chat, body["action"].as_str().unwrap_or("").to_string()));
+            ok(json!(true))
+        }
+        "answercallbackquery" => {
+            inner
+                .callback_answers
+                .push(body["callback_query_id"].as_str().unwrap_or("").to_string());
+            ok(json!(true))
+        }
+        "sendmessage" | "editmessagetext" | "editmessagereplymarkup" | "deletemessage" => {
+            let chat = body["chat_id"].as_i64().unwrap_or(0);
+            if let Some(fault) = inner.faults.pop_front() {
+                return match fault {
+                    Fault::RetryAfter(s) => retry_after(s),
+                    Fault::ServerError => error(500, "Internal Server Error"),
+                    Fault::Drop => {
+                        let mut r = error(502, "dropped");
+                        r.extensions_mut().insert(DropMarker);
+                        r
+                    }
+                };
+            }
+            // The flood limit: every operation that changes the chat counts.
+            let now = Instant::now();
+            let recent = inner.recent.entry(chat).or_default();
+            while recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= FLOOD_WINDOW)
+            {
+                recent.pop_front();
+            }
+            if recent.len() >= FLOOD_LIMIT {
+                let wait = FLOOD_WINDOW.saturating_sub(now.duration_since(recent[0]));
+                return retry_after(wait.as_secs().max(1));
+            }
+            recent.push_back(now);
+            change_chat(inner, method, chat, body)
+        }
+        _ => error(404, "Not Found: method not found"),
+    }
+}
+
+fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Response {
+    let buttons = buttons_of(&body["reply_markup"]);
+    match method {
+        "sendmessage" => {
+            let html = body["text"].as_str().unwrap_or("");
+            let text = match check_text(html, body) {
+                Ok(t) => t,
+                Err(e) => return error(400, &e.replace("{too_long}", "message is too long")),
+            };
+            let id = next_message_id(inner, chat);
+            let message = ChatMessage {
+                id,
+                html: html.to_string(),
+                text: text.clone(),
+                buttons,
+                silent: body["disable_notification"].as_bool().unwrap_or(false),
+            };
+            inner.chats.entry(chat).or_default().insert(id, message);
+            ok(message_json(chat, id, &text, &body["reply_markup"]))
+        }
+        "editmessagetext" | "editmessagereplymarkup" => {
+            let id = body["message_id"].as_i64().unwrap_or(0);
+            let Some(existing) = inner.chats.get(&chat).and_then(|c| c.get(&id)).cloned() else {
+                return error(400, "Bad Request: message to edit not found");
+            };
+            let (html, text) = if method == "editmessagetext" {
+                let html = body["text"].as_str().unwrap_or("");
+                match check_text(html, body) {
+                    Ok(t) => (html.to_string(), t),
+                    Err(e) => return error(400, &e.replace("{too_long}", "MESSAGE_TOO_LONG")),
+                }
+            } else {
+                (existing.html.clone(), existing.text.clone())
+            };
+            if text == existing.text && buttons == existing.buttons && html == existing.html {
+                return error(400, NOT_MODIFIED);
+            }
+            let updated = ChatMessage {
+                html,
+                text: text.clone(),
+                buttons,
+                ..existing
+            };
+            inner.chats.entry(chat).or_default().insert(id, updated);
+            ok(message_json(chat, id, &text, &body["reply_markup"]))
+        }
+        _ => {
+            let id = body["message_id"].as_i64().unwrap_or(0);
+            match inner.chats.get_mut(&chat).and_then(|c| c.remove(&id)) {
+                Some(_) => ok(json!(true)),
+                None => error(400, "Bad Request: message to delete not found"),
+            }
+        }
+    }
+}
+
+fn message_json(chat: i64, id: i64, text: &str, markup: &Value) -> Value {
+    let mut m = json!({
+        "message_id": id,
+        "date": unix_now(),
+        "chat": {"id": chat, "type": "private", "first_name": format!("user{chat}")},
+        "from": bot_user(),
+        "text": text,
+    });
+    if markup.is_object() {
+        m["reply_markup"] = markup.clone();
+    }
+    m
+}
+
+fn buttons_of(markup: &Value) -> Vec<Vec<(String, String)>> {
+    markup["inline_keyboard"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    row.as_array()
+                        .map(|bs| {
+                            bs.iter()
+                                .map(|b| {
+                                    (
+                                        b["text"].as_str().unwrap_or("").to_string(),
+                                        b["callback_data"].as_str().unwrap_or("").to_string(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Validates a text as Telegram does; returns the text a user reads.
+fn check_text(html: &str, body: &Value) -> Result<String, String> {
+    let text = if body["parse_mode"].as_str() == Some("HTML") {
+        parse_html(html).map_err(|e| format!("Bad Request: can't parse entities: {e}"))?
+    } else {
+        html.to_string()
+    };
+    for b in buttons_of(&body["reply_markup"]).iter().flatten() {
+        if b.1.is_empty() || b.1.len() > 64 {
+            return Err("Bad Request: BUTTON_DATA_INVALID".into());
+        }
+    }
+    let len = text.chars().count();
+    if text.trim().is_empty() {
+        return Err("Bad Request: message text is empty".into());
+    }
+    if len > 4096 {
+        return Err("Bad Request: {too_long}".into());
+    }
+    Ok(text)
+}
+
+const TAGS: &[&str] = &[
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "span",
+    "tg-emoji",
+];
+
+/// Telegram's HTML: the allowed tags, balanced; `&lt; &gt; &amp; &quot;` and numeric
+/// entities; nothing inside `<pre>` or `<code>` but text (and `<code>` right in `<pre>`).
+fn parse_html(html: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    let mut offset = 0;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => {
+                let end = rest
+                    .find('>')
+                    .ok_or_else(|| format!("unclosed start tag at byte offset {offset}"))?;
+                let tag = &rest[1..end];
+                if let Some(name) = tag.strip_prefix('/') {
+                    let name = name.trim().to_ascii_lowercase();
+                    match stack.pop() {
+                        Some(open) if open == name => {}
+                        _ => {
+                            return Err(format!(
+                                "Can't find end tag corresponding to start tag \"{name}\""
+                            ))
+                        }
+                    }
+                } else {
+                    let name = tag
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_lowercase();
+                    if !TAGS.contains(&name.as_str()) {
+                        return Err(format!(
+                            "Unsupported start tag \"{name}\" at byte offset {offset}"
+                        ));
+                    }
+                    if let Some(open) = stack.last() {
+                        if (open == "pre" && name != "code") || open == "code" {
+                            return Err(format!(
+                                "Entity \"{name}\" can't be nested in \"{open}\" at byte offset {offset}"
+                            ));
+                        }
+                    }
+                    stack.push(name);
+                }
+                offset += end + 1;
+                rest = &rest[end + 1..];
+            }
+            '&' => {
+                let end = rest.find(';').filter(|e| *e <= 10).ok_or_else(|| {
+                    format!("Character '&' is reserved and must be escaped at byte offset {offset}")
+                })?;
+                let entity = &rest[1..end];
+                let ch = match entity {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    e if e.starts_with('#') => e[1..]
+                        .parse::<u32>()
+                        .ok()
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| format!("Unsupported entity \"{e}\""))?,
+                    e => {
+                        return Err(format!(
+                            "Unsupported HTML entity \"&{e};\" at byte offset {offset}"
+                        ))
+                    }
+                };
+                out.push(ch);
+                offset += end + 1;
+                rest = &rest[end + 1..];
+            }
+            '>' => return Err(format!("Character '>' is reserved at byte offset {offset}")),
+            c => {
+                out.push(c);
+                offset += c.len_utf8();
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    if let Some(open) = stack.pop() {
+        return Err(format!(
+            "Can't find end tag corresponding to start tag \"{open}\""
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_checked_as_telegram_does() {
+        assert_eq!(
+            parse_html("<b>a &lt; b</b>\n<pre>x &amp; y</pre>").unwrap(),
+            "a < b\nx & y"
+        );
+        assert!(parse_html("<b>open")
+            .unwrap_err()
+            .contains("Can't find end tag"));
+        assert!(parse_html("<div>x</div>")
+            .unwrap_err()
+            .contains("Unsupported start tag \"div\""));
+        assert!(parse_html("a & b").unwrap_err().contains("'&' is reserved"));
+        assert!(parse_html("<pre><b>x</b></pre>")
+            .unwrap_err()
+            .contains("can't be nested"));
+        assert!(parse_html("1 > 0").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_chat_through_http_with_flood_limit_and_errors() {
+        let fake = FakeTelegram::start("123:abc").await.unwrap();
+        let client = reqwest::Client::new();
+        let call = |method: &str, body: Value| {
+            let client = client.clone();
+            let url = format!("{}/bot123:abc/{method}", fake.url());
+            async move {
+                let r = client.post(url).json(&body).send().await.unwrap();
+                r.json::<Value>().await.unwrap()
+            }
+        };
+        let sent = call(
+            "SendMessage",
+            json!({"chat_id": 5, "text": "<b>hi</b>", "parse_mode": "HTML"}),
+        )
+        .await;
+        assert_eq!(sent["ok"], true, "{sent}");
+        let id = sent["result"]["message_id"].as_i64().unwrap();
+        let same = call(
+            "EditMessageText",
+            json!({"chat_id": 5, "message_id": id, "text": "<b>hi</b>", "parse_mode": "HTML"}),
+        )
+        .await;
+        assert_eq!(same["description"], NOT_MODIFIED);
+        let bad = call(
+            "SendMessage",
+            json!({"chat_id": 5, "text": "<b>x", "parse_mode": "HTML"}),
+        )
+        .await;
+        assert!(bad["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Bad Request: can't parse entities"));
+        let long = call(
+            "SendMessage",
+            json!({"chat_id": 5, "text": "x".repeat(4097)}),
+        )
+        .await;
+        assert_eq!(long["description"], "Bad Request: message is too long");
+        for _ in 0..FLOOD_LIMIT {
+            call("SendMessage", json!({"chat_id": 6, "text": "m"})).await;
+        }
+        let limited = call("SendMessage", json!({"chat_id": 6, "text": "m"})).await;
+        assert_eq!(limited["error_code"], 429, "{limited}");
+        assert!(limited["parameters"]["retry_after"].as_u64().unwrap() >= 1);
+        assert_eq!(fake.chat(5).len(), 1);
+        assert_eq!(fake.chat(5)[0].text, "hi");
+        let wrong = client
+            .post(format!("{}/botWRONG/GetMe", fake.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+    }
+}
