@@ -23,6 +23,7 @@
 //! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
 
 pub mod asciicast;
+pub mod bot;
 pub mod chat;
 pub mod config;
 pub mod fake_telegram;

@@ -75,6 +75,12 @@ enum Cmd {
         #[arg(long)]
         frames: bool,
     },
+    /// Run the Telegram bot (configured by the file and TELEPTY_* variables).
+    Run {
+        /// The configuration file [default: $XDG_CONFIG_HOME/telepty/config.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Try telepty on the console: the chat's messages printed here, your lines sent to
     /// the session (no token, no Telegram needed). Works with a pipe too.
     Local {
@@ -172,6 +178,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::Run { config } => {
+            let env = Config::process_env();
+            let config = Config::load(config.as_deref(), &env)?;
+            config.check_for_bot().map_err(|e| anyhow::anyhow!(e))?;
+            let profile = load_profile(&config.profile)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(telepty::bot::run(config, profile))?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Local {
             config,

@@ -1,0 +1,243 @@
+//! The real `telepty run` binary against the project's fake Bot API server, configured
+//! through `TELEPTY_*` variables alone, with a scripted stand-in for Claude Code's screen
+//! (`tests/programs/fake-claude.sh`) in the PTY.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::root;
+use telepty::fake_telegram::{ChatMessage, FakeTelegram};
+
+const TOKEN: &str = "4242:test-token";
+const USER: i64 = 42;
+const STRANGER: i64 = 99;
+
+/// The running bot; killed if a test fails before it stops it.
+struct Bot {
+    child: Child,
+    _dir: tempfile::TempDir,
+    sessions: std::path::PathBuf,
+    pids: std::path::PathBuf,
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        // SIGTERM first, so the bot stops its sessions; SIGKILL if it hangs.
+        // SAFETY: kill(2) on the child's pid; touches no memory.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        for _ in 0..400 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_bot(fake: &FakeTelegram) -> Bot {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = dir.path().join("sessions");
+    let pids = dir.path().join("pids");
+    let script = root().join("tests/programs/fake-claude.sh");
+    let child = Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("TELEPTY_TOKEN", TOKEN)
+        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
+        .env("TELEPTY_API_URL", fake.url())
+        .env("TELEPTY_SESSIONS_ROOT", &sessions)
+        .env("TELEPTY_STATE_DIR", dir.path().join("state"))
+        .env("TELEPTY_COMMAND", format!("bash {}", script.display()))
+        .env("TELEPTY_PTY_SIZE", "60x20")
+        .env("FAKE_PIDS", &pids)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    Bot {
+        child,
+        _dir: dir,
+        sessions,
+        pids,
+    }
+}
+
+/// Waits until the chat satisfies `want` (polling the fake server), or fails.
+async fn wait_chat(
+    fake: &FakeTelegram,
+    chat: i64,
+    what: &str,
+    want: impl Fn(&[ChatMessage]) -> bool,
+) -> Vec<ChatMessage> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let messages = fake.chat(chat);
+        if want(&messages) {
+            return messages;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let texts: Vec<String> = messages
+                .iter()
+                .map(|m| format!("#{} {:?}", m.id, m.text))
+                .collect();
+            panic!("no {what} within 20 s; the chat:\n{}", texts.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn has(text: &str) -> impl Fn(&[ChatMessage]) -> bool + '_ {
+    move |ms| ms.iter().any(|m| m.text.contains(text))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let mut bot = start_bot(&fake);
+
+    // The menu of commands is registered.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while fake.commands().as_array().is_none_or(|c| c.is_empty()) {
+        assert!(tokio::time::Instant::now() < deadline, "no setMyCommands");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A session, a message, its answer.
+    fake.user_message(USER, "/new alpha");
+    wait_chat(
+        &fake,
+        USER,
+        "the session's start",
+        has("Session alpha started"),
+    )
+    .await;
+    assert!(bot.sessions.join("alpha").is_dir());
+    fake.user_message(USER, "hello there");
+    wait_chat(
+        &fake,
+        USER,
+        "the answer",
+        has("You said: hello there (turn 1)"),
+    )
+    .await;
+
+    // The screen.
+    fake.user_message(USER, "/screen");
+    let chat = wait_chat(&fake, USER, "the screen", |ms| {
+        ms.iter()
+            .any(|m| m.html.starts_with("<pre>") && m.text.contains("? for shortcuts"))
+    })
+    .await;
+    assert!(chat.iter().all(|m| m.text.chars().count() <= 4096));
+
+    // A second session; /sessions, /use.
+    fake.user_message(USER, "/new beta");
+    wait_chat(
+        &fake,
+        USER,
+        "the second session",
+        has("Session beta started"),
+    )
+    .await;
+    fake.user_message(USER, "/sessions");
+    wait_chat(&fake, USER, "the list", |ms| {
+        ms.iter()
+            .any(|m| m.text.contains("▶ beta") && m.text.contains("• alpha"))
+    })
+    .await;
+    fake.user_message(USER, "/use alpha");
+    wait_chat(&fake, USER, "the switch", has("Now in alpha")).await;
+    fake.user_message(USER, "again");
+    wait_chat(
+        &fake,
+        USER,
+        "alpha's second answer",
+        has("You said: again (turn 2)"),
+    )
+    .await;
+
+    // A prompt becomes buttons; pressing one answers it on the terminal.
+    fake.user_message(USER, "menu");
+    let chat = wait_chat(&fake, USER, "the prompt's buttons", |ms| {
+        ms.iter()
+            .any(|m| m.buttons.len() == 2 && m.text.contains("Do you want to proceed?"))
+    })
+    .await;
+    let prompt = chat.iter().find(|m| m.buttons.len() == 2).unwrap().clone();
+    assert_eq!(prompt.buttons[0][0].0, "Yes");
+    assert_eq!(prompt.buttons[1][0].0, "No");
+    fake.press_button(USER, prompt.id, &prompt.buttons[0][0].1);
+    wait_chat(
+        &fake,
+        USER,
+        "the choice on the terminal",
+        has("You chose 1 in turn 3"),
+    )
+    .await;
+    wait_chat(&fake, USER, "the prompt answered", |ms| {
+        ms.iter()
+            .any(|m| m.id == prompt.id && m.text.contains("→ Yes") && m.buttons.is_empty())
+    })
+    .await;
+    assert!(
+        !fake.callback_answers().is_empty(),
+        "the button press was answered"
+    );
+
+    // A stranger reaches nothing and learns nothing.
+    fake.user_message(STRANGER, "/new evil");
+    fake.user_message(STRANGER, "hello");
+    fake.user_message(USER, "/sessions");
+    wait_chat(&fake, USER, "a later answer", |ms| {
+        ms.iter().filter(|m| m.text.contains("▶ alpha")).count() >= 1
+    })
+    .await;
+    assert!(fake.chat(STRANGER).is_empty(), "no reply to a stranger");
+    assert!(!bot.sessions.join("evil").exists());
+
+    // Every message the bot sent was valid for Telegram, and the flood limit held.
+    let refused: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.error.is_some())
+        .collect();
+    assert!(refused.is_empty(), "refused calls: {refused:?}");
+
+    // SIGTERM: sessions stopped, no child left, exit code 0.
+    let pids: Vec<i32> = std::fs::read_to_string(&bot.pids)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 2, "two sessions ran");
+    // SAFETY: kill(2) on the child's pid; touches no memory.
+    unsafe { libc::kill(bot.child.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = bot.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "telepty did not exit on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "session process {pid} outlived telepty"
+        );
+    }
+}
