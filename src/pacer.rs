@@ -82,6 +82,20 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// No budget at all: every change goes out at once. For a session whose operations
+    /// are paced again, per chat, by the bot's outbox (all sessions of a chat share one
+    /// budget there).
+    pub fn unlimited() -> Limits {
+        Limits {
+            per_window: usize::MAX / 2,
+            window: Duration::from_secs(60),
+            urgent_reserve: 0,
+            edit_interval: Duration::ZERO,
+        }
+    }
+}
+
 /// How long after a full window an operation stops counting.
 const EXPIRY_STEP: Duration = Duration::from_millis(1);
 
@@ -198,6 +212,11 @@ impl Pacer {
                 });
             }
         }
+    }
+
+    /// How many messages wait for an operation.
+    pub fn waiting(&self) -> usize {
+        self.pending.len()
     }
 
     /// Whether anything is waiting.

@@ -120,7 +120,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     let (events_tx, mut events) = mpsc::channel(1024);
     let mut state = Bot2 {
         bot: bot.clone(),
-        outbox: Outbox::new(bot.clone()),
+        outbox: Outbox::new(bot.clone(), Limits::default()),
         config,
         profile,
         sessions: HashMap::new(),
@@ -340,17 +340,13 @@ impl Bot2 {
                     escape(name),
                     escape(&info.to_string())
                 );
-                self.outbox.push(
-                    chat,
-                    "",
-                    crate::pacer::Operation::Send(next_notice_id(), loud(text)),
-                );
+                self.outbox.say(chat, &text);
             }
         }
     }
 
     async fn say(&self, chat: i64, html: &str) {
-        self.outbox.say(chat, html).await;
+        self.outbox.say(chat, html);
     }
 
     /// Handles one of telepty's own commands; false if `name` is not one.
@@ -450,7 +446,7 @@ impl Bot2 {
                     buttons,
                     silent: true,
                 };
-                self.outbox.say_with_buttons(chat, &content).await;
+                self.outbox.say_with_buttons(chat, content);
             }
             "esc" | "interrupt" => {
                 let key = if name == "esc" {
@@ -549,7 +545,9 @@ impl Bot2 {
             .args(self.config.command[1..].iter().cloned())
             .size(self.config.pty_size);
         let (tx, mut rx) = mpsc::channel(256);
-        let session = match Session::spawn(command, self.profile.clone(), Limits::default(), tx) {
+        // The session's changes are paced per chat by the outbox, with the chat's other
+        // sessions.
+        let session = match Session::spawn(command, self.profile.clone(), Limits::unlimited(), tx) {
             Ok(s) => s,
             Err(e) => {
                 self.say(
@@ -594,20 +592,6 @@ impl Bot2 {
         )
         .await;
     }
-}
-
-fn loud(text: String) -> Content {
-    Content {
-        text,
-        buttons: Vec::new(),
-        silent: false,
-    }
-}
-
-/// Ids for notices outside any session (they live under the session key "").
-fn next_notice_id() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// This process's resident memory, from /proc.

@@ -1,14 +1,15 @@
 //! The outbox: chat operations performed on Telegram, in order per chat, never lost.
 //!
-//! Operations arrive already paced (see `pacer`); the outbox is what meets Telegram's
+//! Every session of a chat and the bot's own answers share the chat's pacer here (one
+//! flood budget per chat, as Telegram counts it); the outbox then meets Telegram's
 //! answers: `429 retry after N` → wait and retry (the final state must arrive); "message
 //! is not modified" → success; "message to edit not found" → send it anew; "can't parse
 //! entities" → send as plain text and log it; network errors → retry with backoff. One
 //! task per chat keeps that chat's order; chats do not wait for each other.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
 use teloxide::prelude::Requester;
@@ -19,15 +20,14 @@ use teloxide::{ApiError, Bot, RequestError};
 use tokio::sync::mpsc;
 
 use crate::chat::plain;
-use crate::pacer::{Content, Operation};
+use crate::pacer::{Content, Limits, MessageId, Operation, Pacer};
 
 /// Which session a bridge message belongs to (bridge ids are per session).
 pub type SessionKey = String;
 
-/// Telegram's ids of the bridge's messages, and back.
+/// Which session each of Telegram's messages belongs to.
 #[derive(Default)]
 pub struct Ids {
-    to_telegram: HashMap<(i64, SessionKey, u64), i32>,
     to_session: HashMap<(i64, i32), SessionKey>,
 }
 
@@ -41,68 +41,111 @@ impl Ids {
 /// Longest wait between two tries after network errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-struct Job {
-    session: SessionKey,
-    op: Operation,
+/// What the outbox is asked to do in a chat.
+enum Job {
+    /// A session's message should show this (a send or an edit: the pacer knows which).
+    Set {
+        session: SessionKey,
+        id: u64,
+        content: Content,
+    },
+    /// A session's message goes away.
+    Delete { session: SessionKey, id: u64 },
+    /// A message of the bot itself (a command's answer).
+    Say(Content),
 }
 
-/// Per-chat queues of operations, each worked by its own task.
+/// Per-chat queues of operations, each worked by its own task with the chat's pacer:
+/// every session of a chat and the bot's own answers share one flood budget.
 #[derive(Clone)]
 pub struct Outbox {
     bot: Bot,
+    limits: Limits,
     queues: Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<Job>>>>,
     pub ids: Arc<Mutex<Ids>>,
-    /// Operations queued and not yet done (to flush at shutdown).
-    pending: Arc<std::sync::atomic::AtomicUsize>,
+    /// Per chat: jobs queued and not yet taken into the chat's pacer.
+    waiting: Arc<Mutex<HashMap<i64, usize>>>,
+    /// Per chat: messages the pacer holds whose final state has not gone out.
+    unsent: Arc<Mutex<HashMap<i64, usize>>>,
 }
 
 impl Outbox {
-    pub fn new(bot: Bot) -> Outbox {
+    pub fn new(bot: Bot, limits: Limits) -> Outbox {
         Outbox {
             bot,
+            limits,
             queues: Arc::default(),
             ids: Arc::default(),
-            pending: Arc::default(),
+            waiting: Arc::default(),
+            unsent: Arc::default(),
         }
     }
 
-    /// Queues an operation of `session` for `chat`.
-    pub fn push(&self, chat: i64, session: &str, op: Operation) {
-        use std::sync::atomic::Ordering;
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        let mut queues = self
-            .queues
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn queue(&self, chat: i64, job: Job) {
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = queues.entry(chat).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(work(self.clone(), chat, rx));
             tx
         });
-        let _ = tx.send(Job {
-            session: session.to_string(),
-            op,
-        });
+        // Counted as waiting until the chat's task has taken it into its pacer.
+        *self
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(chat)
+            .or_default() += 1;
+        if tx.send(job).is_err() {
+            tracing::error!(chat, "the chat's outbox task is gone");
+        }
     }
 
-    /// Operations not yet performed.
-    pub fn pending(&self) -> usize {
-        self.pending.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Sends a message outside any session (command answers); returns its id.
-    pub async fn say(&self, chat: i64, html: &str) -> Option<i32> {
-        let content = Content {
-            text: html.to_string(),
-            buttons: Vec::new(),
-            silent: false,
+    /// Queues an operation of `session` for `chat`.
+    pub fn push(&self, chat: i64, session: &str, op: Operation) {
+        let session = session.to_string();
+        let job = match op {
+            Operation::Send(id, content) | Operation::Edit(id, content) => Job::Set {
+                session,
+                id,
+                content,
+            },
+            Operation::Delete(id) => Job::Delete { session, id },
         };
-        self.send(chat, &content).await.ok().map(|m| m.0)
+        self.queue(chat, job);
     }
 
-    /// Sends a message with buttons outside any session.
-    pub async fn say_with_buttons(&self, chat: i64, content: &Content) -> Option<i32> {
-        self.send(chat, content).await.ok().map(|m| m.0)
+    /// Messages not yet delivered, in all chats.
+    pub fn pending(&self) -> usize {
+        let queued: usize = self
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum();
+        let unsent: usize = self
+            .unsent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum();
+        queued + unsent
+    }
+
+    /// Sends a message of the bot itself (paced with the chat's sessions).
+    pub fn say(&self, chat: i64, html: &str) {
+        self.queue(
+            chat,
+            Job::Say(Content {
+                text: html.to_string(),
+                buttons: Vec::new(),
+                silent: false,
+            }),
+        );
+    }
+
+    /// Sends a message with buttons of the bot itself.
+    pub fn say_with_buttons(&self, chat: i64, content: Content) {
+        self.queue(chat, Job::Say(content));
     }
 
     async fn send(&self, chat: i64, content: &Content) -> Result<TgMessageId, RequestError> {
@@ -119,13 +162,13 @@ impl Outbox {
     }
 
     async fn edit(&self, chat: i64, id: i32, content: &Content) -> Result<(), RequestError> {
-        let mut request = self
-            .bot
+        // No buttons is an empty keyboard: it removes the ones shown.
+        self.bot
             .edit_message_text(ChatId(chat), TgMessageId(id), content.text.clone())
-            .parse_mode(ParseMode::Html);
-        // No markup means no buttons: an empty keyboard removes them.
-        request = request.reply_markup(markup(content));
-        request.await.map(|_| ())
+            .parse_mode(ParseMode::Html)
+            .reply_markup(markup(content))
+            .await
+            .map(|_| ())
     }
 }
 
@@ -137,74 +180,161 @@ fn markup(content: &Content) -> InlineKeyboardMarkup {
     }))
 }
 
-/// Works one chat's queue, in order.
+/// Works one chat's queue: jobs go into the chat's pacer; operations go out when the
+/// pacer lets them, in order, each until Telegram has taken it.
 async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>) {
-    while let Some(job) = jobs.recv().await {
-        perform(&outbox, chat, &job).await;
-        outbox
-            .pending
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    let start = Instant::now();
+    let now = || start.elapsed();
+    let mut pacer = Pacer::new(outbox.limits);
+    // The pacer's ids ↔ (session, the session's own id); the bot's messages have their own.
+    let mut ids: HashMap<(SessionKey, u64), MessageId> = HashMap::new();
+    let mut telegram: HashMap<MessageId, i32> = HashMap::new();
+    let mut sessions: HashMap<MessageId, SessionKey> = HashMap::new();
+    let mut next: MessageId = 1;
+    let mut open = true;
+    loop {
+        let deadline = pacer.next_deadline(now());
+        tokio::select! {
+            job = jobs.recv(), if open => {
+                let Some(job) = job else {
+                    open = false;
+                    continue;
+                };
+                let (id, content, session) = match job {
+                    Job::Set { session, id, content } => {
+                        let pid = *ids.entry((session.clone(), id)).or_insert_with(|| {
+                            next += 1;
+                            next - 1
+                        });
+                        (pid, Some(content), session)
+                    }
+                    Job::Delete { session, id } => match ids.get(&(session.clone(), id)) {
+                        Some(pid) => (*pid, None, session),
+                        None => {
+                            outbox.taken(chat);
+                            continue;
+                        }
+                    },
+                    Job::Say(content) => {
+                        next += 1;
+                        (next - 1, Some(content), String::new())
+                    }
+                };
+                sessions.insert(id, session);
+                match content {
+                    // Loud content (a prompt, an answer) may use the urgent reserve.
+                    Some(content) => {
+                        let urgent = !content.silent;
+                        pacer.set(id, content, urgent);
+                    }
+                    None => pacer.delete(id),
+                }
+                outbox.taken(chat);
+                outbox.set_unsent(chat, pacer.waiting());
+            }
+            _ = sleep_until(start, deadline), if deadline.is_some() => {
+                let ops = pacer.poll(now());
+                let mut failed: Option<Duration> = None;
+                for op in ops {
+                    if let Some(wait) = failed {
+                        // After a 429 nothing else goes out before the wait is over.
+                        pacer.retry_after(op, now() + wait);
+                        continue;
+                    }
+                    let session = sessions.get(&op.id()).cloned().unwrap_or_default();
+                    match perform(&outbox, chat, &op, telegram.get(&op.id()).copied()).await {
+                        Done::Sent(tg) => {
+                            telegram.insert(op.id(), tg);
+                            let mut shared = outbox.ids.lock().unwrap_or_else(PoisonError::into_inner);
+                            shared.to_session.insert((chat, tg), session);
+                        }
+                        Done::Ok => {}
+                        Done::Deleted => {
+                            telegram.remove(&op.id());
+                        }
+                        Done::RetryAfter(wait) => {
+                            tracing::warn!(chat, "Telegram asks to wait {wait:?}");
+                            pacer.retry_after(op, now() + wait);
+                            failed = Some(wait);
+                        }
+                    }
+                }
+                outbox.set_unsent(chat, pacer.waiting());
+            }
+            else => break,
+        }
+        if !open && pacer.is_idle() {
+            break;
+        }
     }
 }
 
-/// Performs one operation until Telegram has taken it (or it cannot be done at all).
-async fn perform(outbox: &Outbox, chat: i64, job: &Job) {
-    let key = |id: u64| (chat, job.session.clone(), id);
+async fn sleep_until(start: Instant, deadline: Option<Duration>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until((start + d).into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How an operation ended.
+enum Done {
+    /// Sent as Telegram's message with this id.
+    Sent(i32),
+    /// Edited (or nothing to do).
+    Ok,
+    Deleted,
+    /// Telegram asks to wait.
+    RetryAfter(Duration),
+}
+
+/// Performs one operation until Telegram has taken it, or answered `retry after`.
+async fn perform(outbox: &Outbox, chat: i64, op: &Operation, known: Option<i32>) -> Done {
     let mut backoff = Duration::from_millis(500);
     let mut plain_text = false;
     loop {
-        let known = |id: u64| {
-            outbox
-                .ids
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .to_telegram
-                .get(&key(id))
-                .copied()
-        };
-        let result = match &job.op {
-            Operation::Send(id, content) | Operation::Edit(id, content) => {
+        let result = match (op, known) {
+            (Operation::Edit(_, content), Some(tg)) => {
                 let content = if plain_text {
                     as_plain(content)
                 } else {
                     content.clone()
                 };
-                match known(*id) {
-                    Some(tg) if matches!(job.op, Operation::Edit(..)) => {
-                        match outbox.edit(chat, tg, &content).await {
-                            Err(RequestError::Api(ApiError::MessageToEditNotFound)) => {
-                                // Gone (deleted by the user): the content is sent anew.
-                                send_new(outbox, chat, job, *id, &content).await
-                            }
-                            other => other,
-                        }
+                match outbox.edit(chat, tg, &content).await {
+                    Ok(()) => Ok(Done::Ok),
+                    // Gone (the user deleted it): the content is sent anew.
+                    Err(RequestError::Api(ApiError::MessageToEditNotFound)) => {
+                        outbox.send(chat, &content).await.map(|m| Done::Sent(m.0))
                     }
-                    _ => send_new(outbox, chat, job, *id, &content).await,
+                    Err(e) => Err(e),
                 }
             }
-            Operation::Delete(id) => match known(*id) {
-                Some(tg) => outbox
-                    .bot
-                    .delete_message(ChatId(chat), TgMessageId(tg))
-                    .await
-                    .map(|_| ()),
-                None => Ok(()),
-            },
+            (Operation::Send(_, content) | Operation::Edit(_, content), _) => {
+                let content = if plain_text {
+                    as_plain(content)
+                } else {
+                    content.clone()
+                };
+                outbox.send(chat, &content).await.map(|m| Done::Sent(m.0))
+            }
+            (Operation::Delete(_), Some(tg)) => outbox
+                .bot
+                .delete_message(ChatId(chat), TgMessageId(tg))
+                .await
+                .map(|_| Done::Deleted),
+            (Operation::Delete(_), None) => Ok(Done::Deleted),
         };
         match result {
-            Ok(()) | Err(RequestError::Api(ApiError::MessageNotModified)) => return,
-            Err(RequestError::Api(ApiError::MessageToDeleteNotFound)) => return,
-            Err(RequestError::RetryAfter(wait)) => {
-                tracing::warn!(chat, "Telegram asks to wait {:?}", wait.duration());
-                tokio::time::sleep(wait.duration()).await;
-            }
+            Ok(done) => return done,
+            Err(RequestError::Api(ApiError::MessageNotModified)) => return Done::Ok,
+            Err(RequestError::Api(ApiError::MessageToDeleteNotFound)) => return Done::Deleted,
+            Err(RequestError::RetryAfter(wait)) => return Done::RetryAfter(wait.duration()),
             Err(RequestError::Api(ApiError::CantParseEntities(e))) if !plain_text => {
                 tracing::error!(chat, "Telegram refused the HTML ({e}); sending plain text");
                 plain_text = true;
             }
             Err(RequestError::Api(e)) => {
                 tracing::error!(chat, "Telegram refused an operation: {e}");
-                return;
+                return Done::Ok;
             }
             Err(e) => {
                 tracing::warn!(chat, "cannot reach Telegram ({e}); retrying in {backoff:?}");
@@ -215,22 +345,26 @@ async fn perform(outbox: &Outbox, chat: i64, job: &Job) {
     }
 }
 
-async fn send_new(
-    outbox: &Outbox,
-    chat: i64,
-    job: &Job,
-    id: u64,
-    content: &Content,
-) -> Result<(), RequestError> {
-    let tg = outbox.send(chat, content).await?;
-    let mut ids = outbox
-        .ids
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    ids.to_telegram
-        .insert((chat, job.session.clone(), id), tg.0);
-    ids.to_session.insert((chat, tg.0), job.session.clone());
-    Ok(())
+impl Outbox {
+    /// A job was taken into the chat's pacer.
+    fn taken(&self, chat: i64) {
+        if let Some(n) = self
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&chat)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// What the chat's pacer still holds (counted with the jobs not taken yet).
+    fn set_unsent(&self, chat: i64, unsent: usize) {
+        self.unsent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(chat, unsent);
+    }
 }
 
 /// The content with its markup removed and escaped again, for a text Telegram could not
