@@ -42,6 +42,10 @@ impl Drop for Bot {
 }
 
 fn start_bot(fake: &FakeTelegram) -> Bot {
+    start_bot_with(fake, &[])
+}
+
+fn start_bot_with(fake: &FakeTelegram, env: &[(&str, String)]) -> Bot {
     let dir = tempfile::tempdir().unwrap();
     let sessions = dir.path().join("sessions");
     let pids = dir.path().join("pids");
@@ -59,6 +63,7 @@ fn start_bot(fake: &FakeTelegram) -> Bot {
         .env("TELEPTY_COMMAND", format!("bash {}", script.display()))
         .env("TELEPTY_PTY_SIZE", "60x20")
         .env("FAKE_PIDS", &pids)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -204,6 +209,14 @@ async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
     .await;
     assert!(fake.chat(STRANGER).is_empty(), "no reply to a stranger");
     assert!(!bot.sessions.join("evil").exists());
+    // The program echoes every line it reads: the stranger's "hello" never reached it.
+    assert!(
+        !fake
+            .chat(USER)
+            .iter()
+            .any(|m| m.text.contains("You said: hello (")),
+        "a stranger's message reached the session"
+    );
 
     // Every message the bot sent was valid for Telegram, and the flood limit held.
     let refused: Vec<_> = fake
@@ -240,4 +253,64 @@ async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
             "session process {pid} outlived telepty"
         );
     }
+}
+
+/// Continuous output for two minutes against the fake server's flood limit: not one 429,
+/// and the end of the output reaches the chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_minutes_of_output_without_a_single_429() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let program = "for i in $(seq 1 2400); do echo \"line $i of the stream\"; sleep 0.05; done; echo stream-done; sleep 600";
+    let _bot = start_bot_with(
+        &fake,
+        &[
+            ("TELEPTY_PROFILE", "plain".into()),
+            ("TELEPTY_COMMAND", format!("bash -c '{program}'")),
+        ],
+    );
+    fake.user_message(USER, "/new stream");
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let chat = fake.chat(USER);
+        if chat.iter().any(|m| m.text.contains("stream-done")) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the end of the stream never reached the chat"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let calls = fake.calls();
+    let refused: Vec<_> = calls.iter().filter(|c| c.error.is_some()).collect();
+    assert!(refused.is_empty(), "refused: {refused:?}");
+    let ops: Vec<_> = calls
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.method.as_str(),
+                "sendmessage" | "editmessagetext" | "deletemessage"
+            )
+        })
+        .collect();
+    let mut worst = 0;
+    for (i, c) in ops.iter().enumerate() {
+        let n = ops[i..]
+            .iter()
+            .take_while(|d| d.at.duration_since(c.at) < Duration::from_secs(60))
+            .count();
+        worst = worst.max(n);
+    }
+    println!(
+        "{} operations in {:.0} s; at most {worst} in any 60 s; the last line reached the chat {:.1} s after the start",
+        ops.len(),
+        started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(worst <= 20, "{worst} operations in 60 s");
+    assert!(
+        started.elapsed() >= Duration::from_secs(115),
+        "the stream lasted two minutes"
+    );
 }
