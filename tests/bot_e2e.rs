@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::root;
-use telepty::fake_telegram::{ChatMessage, FakeTelegram};
+use telepty::fake_telegram::{ChatMessage, FakeTelegram, Fault};
 
 const TOKEN: &str = "4242:test-token";
 const USER: i64 = 42;
@@ -84,7 +84,8 @@ async fn wait_chat(
     what: &str,
     want: impl Fn(&[ChatMessage]) -> bool,
 ) -> Vec<ChatMessage> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // Generous: a dropped connection costs the client's own timeout (17 s) first.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let messages = fake.chat(chat);
         if want(&messages) {
@@ -95,7 +96,23 @@ async fn wait_chat(
                 .iter()
                 .map(|m| format!("#{} {:?}", m.id, m.text))
                 .collect();
-            panic!("no {what} within 20 s; the chat:\n{}", texts.join("\n"));
+            let calls: Vec<String> = fake
+                .calls()
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {:?} {}",
+                        c.method,
+                        c.error,
+                        c.body.to_string().chars().take(80).collect::<String>()
+                    )
+                })
+                .collect();
+            panic!(
+                "no {what} within 60 s; the chat:\n{}\ncalls:\n{}",
+                texts.join("\n"),
+                calls.join("\n")
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -313,4 +330,53 @@ async fn two_minutes_of_output_without_a_single_429() {
         started.elapsed() >= Duration::from_secs(115),
         "the stream lasted two minutes"
     );
+}
+
+/// A storm of 429s, a server error and a dropped connection while an answer goes out:
+/// the answer still arrives, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_survives_a_429_storm_and_a_dropped_connection() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let _bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(
+        &fake,
+        USER,
+        "the session's start",
+        has("Session alpha started"),
+    )
+    .await;
+    fake.fail_next([
+        Fault::RetryAfter(2),
+        Fault::RetryAfter(1),
+        Fault::ServerError,
+        Fault::Drop,
+        Fault::RetryAfter(1),
+    ]);
+    fake.user_message(USER, "through the storm");
+    let chat = wait_chat(&fake, USER, "the answer", |ms| {
+        ms.iter()
+            .any(|m| m.text.contains("You said: through the storm (turn 1)"))
+    })
+    .await;
+    // Give any duplicate a chance to show before counting (the chat settles).
+    let settled = fake.calls().len();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let chat = if fake.calls().len() != settled {
+        fake.chat(USER)
+    } else {
+        chat
+    };
+    let answers = chat
+        .iter()
+        .filter(|m| m.text.contains("You said: through the storm"))
+        .count();
+    assert_eq!(answers, 1, "the answer once: {chat:?}");
+    let starts = chat
+        .iter()
+        .filter(|m| m.text.contains("Session alpha started"))
+        .count();
+    assert_eq!(starts, 1);
+    let faults = fake.calls().iter().filter(|c| c.error.is_some()).count();
+    assert!(faults >= 4, "the faults were met: {faults}");
 }

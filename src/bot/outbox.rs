@@ -38,6 +38,9 @@ impl Ids {
     }
 }
 
+/// How often an answer Telegram does not explain (a 5xx) is tried again.
+const UNKNOWN_TRIES: u32 = 5;
+
 /// Longest wait between two tries after network errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -291,6 +294,7 @@ enum Done {
 async fn perform(outbox: &Outbox, chat: i64, op: &Operation, known: Option<i32>) -> Done {
     let mut backoff = Duration::from_millis(500);
     let mut plain_text = false;
+    let mut unknown_tries = 0;
     loop {
         let result = match (op, known) {
             (Operation::Edit(_, content), Some(tg)) => {
@@ -331,6 +335,13 @@ async fn perform(outbox: &Outbox, chat: i64, op: &Operation, known: Option<i32>)
             Err(RequestError::Api(ApiError::CantParseEntities(e))) if !plain_text => {
                 tracing::error!(chat, "Telegram refused the HTML ({e}); sending plain text");
                 plain_text = true;
+            }
+            // Telegram's own trouble (a 5xx, an unknown answer): retried a few times.
+            Err(RequestError::Api(ApiError::Unknown(e))) if unknown_tries < UNKNOWN_TRIES => {
+                unknown_tries += 1;
+                tracing::warn!(chat, "Telegram answered {e:?}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             Err(RequestError::Api(e)) => {
                 tracing::error!(chat, "Telegram refused an operation: {e}");
