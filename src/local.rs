@@ -145,6 +145,7 @@ pub async fn run(command: Command, profile: Arc<Profile>) -> anyhow::Result<bool
                         console.apply(op);
                     }
                 }
+                Some(Event::Busy(_)) => {}
                 Some(Event::Ended(info)) => {
                     let _ = writeln!(console.out, "── session ended: {info}");
                     return Ok(stopped || info.success());

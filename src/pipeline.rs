@@ -112,9 +112,14 @@ impl Pipeline {
     /// Program output at `now`.
     pub fn output(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
         let mut ops = self.advance(now);
-        let fed = self.screen.feed(bytes);
-        self.replies.extend(fed.replies);
-        self.observe(now);
+        // A chunk may hold several frames (a program that redraws from the top faster
+        // than the reads): every frame is looked at, or a turn shown only in the middle
+        // one would be missed.
+        for frame in frames(bytes) {
+            let fed = self.screen.feed(frame);
+            self.replies.extend(fed.replies);
+            self.observe(now);
+        }
         ops.extend(self.step(now));
         ops
     }
@@ -237,6 +242,24 @@ impl Pipeline {
     }
 }
 
+/// A chunk cut where a redraw starts: before each `CSI 2J` (clear) and each `CSI H`
+/// (cursor home) that does not follow a clear — so a look never sees a screen just
+/// cleared for the next frame.
+fn frames(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let clears = memchr::memmem::find_iter(bytes, b"\x1b[2J");
+    let homes = memchr::memmem::find_iter(bytes, b"\x1b[H")
+        .filter(|&i| !(i >= 4 && &bytes[i - 4..i] == b"\x1b[2J"));
+    let mut starts: Vec<usize> = clears.chain(homes).filter(|&i| i > 0).collect();
+    starts.sort_unstable();
+    starts.push(bytes.len());
+    let mut from = 0;
+    starts.into_iter().map(move |end| {
+        let part = &bytes[from..end];
+        from = end;
+        part
+    })
+}
+
 /// What typing `bytes` at a prompt chooses: a digit picks that option, Enter the
 /// highlighted one, Esc cancels; anything else (arrows) only moves the cursor.
 fn choice_of(prompt: &crate::view::Prompt, bytes: &[u8]) -> Option<String> {
@@ -255,5 +278,18 @@ fn choice_of(prompt: &crate::view::Prompt, bytes: &[u8]) -> Option<String> {
             .map(|c| c.label.clone()),
         b"\x1b" => Some("cancelled (Esc)".into()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_cut_where_redraws_start() {
+        let parts: Vec<&[u8]> = frames(b"\x1b[Hone\x1b[2J\x1b[Htwo\x1b[H").collect();
+        assert_eq!(parts, [&b"\x1b[Hone"[..], b"\x1b[2J\x1b[Htwo", b"\x1b[H"]);
+        assert_eq!(frames(b"plain").collect::<Vec<_>>(), [b"plain"]);
+        assert_eq!(frames(b"").count(), 1);
     }
 }

@@ -42,6 +42,8 @@ pub enum Request {
 pub enum Event {
     /// Chat operations, due now, in order.
     Ops(Vec<Operation>),
+    /// The program started or stopped working on something (Claude Code's status line).
+    Busy(bool),
     /// The program ended; every chat operation has been reported.
     Ended(ExitInfo),
 }
@@ -111,6 +113,7 @@ async fn run(
     let mut output_open = true;
     let mut inbox_open = true;
     let mut exit: Option<ExitInfo> = None;
+    let mut busy = false;
     let send = |ops: Vec<crate::pipeline::TimedOp>| {
         let events = events.clone();
         async move {
@@ -204,6 +207,11 @@ async fn run(
                 }
                 send(pipeline.advance(now())).await;
             }
+        }
+        let is_busy = matches!(pipeline.view().state(), crate::view::State::Busy(_));
+        if is_busy != busy {
+            busy = is_busy;
+            let _ = events.send(Event::Busy(busy)).await;
         }
         if let Some(info) = &exit {
             if pipeline.next_deadline().is_none() {

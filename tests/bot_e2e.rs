@@ -216,6 +216,35 @@ async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
         "the button press was answered"
     );
 
+    // While the program works: "typing…", and a message sent meanwhile is acknowledged
+    // as queued (and read when the turn ends).
+    fake.user_message(USER, "slow");
+    wait_chat(&fake, USER, "the queued note", |ms| {
+        let _ = ms;
+        !fake.chat_actions().is_empty()
+    })
+    .await;
+    fake.user_message(USER, "after the wait");
+    wait_chat(&fake, USER, "the queued note", has("Queued")).await;
+    wait_chat(
+        &fake,
+        USER,
+        "the slow answer",
+        has("Done thinking (turn 4)"),
+    )
+    .await;
+    wait_chat(
+        &fake,
+        USER,
+        "the queued message's answer",
+        has("You said: after the wait (turn 5)"),
+    )
+    .await;
+    assert!(fake
+        .chat_actions()
+        .iter()
+        .all(|(c, a)| *c == USER && a == "typing"));
+
     // A stranger reaches nothing and learns nothing.
     fake.user_message(STRANGER, "/new evil");
     fake.user_message(STRANGER, "hello");

@@ -33,6 +33,8 @@ use outbox::Outbox;
 const POLL_TIMEOUT: u32 = 10;
 /// How long a session gets to end on `/stop` and at shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How often the `typing` chat action is renewed while a session works.
+const TYPING_EVERY: Duration = Duration::from_secs(4);
 /// How long pending chat operations may take to go out at shutdown.
 const FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
@@ -72,6 +74,8 @@ struct SessionEntry {
     dir: PathBuf,
     last_activity: Instant,
     ended: Option<String>,
+    /// The program is working (Claude Code's status line shows).
+    busy: bool,
 }
 
 /// What the router knows; owned by the polling loop.
@@ -132,8 +136,11 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     let mut offset: i32 = 0;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut poll = Box::pin(poll_once(bot.clone(), offset));
+    // Telegram shows "typing…" for up to 5 s per chat action: renewed while busy.
+    let mut typing = tokio::time::interval(TYPING_EVERY);
     loop {
         tokio::select! {
+            _ = typing.tick() => state.show_typing(),
             updates = &mut poll => {
                 match updates {
                     Ok(updates) => {
@@ -192,6 +199,22 @@ async fn poll_once(
 }
 
 impl Bot2 {
+    /// `typing…` in every chat where a session is working.
+    fn show_typing(&self) {
+        for (chat, sessions) in &self.sessions {
+            if sessions.values().any(|e| e.busy && e.ended.is_none()) {
+                // In its own task: a slow answer must not hold up the updates.
+                let request = self.bot.send_chat_action(
+                    teloxide::types::ChatId(*chat),
+                    teloxide::types::ChatAction::Typing,
+                );
+                tokio::spawn(async move {
+                    let _ = request.await;
+                });
+            }
+        }
+    }
+
     fn allowed(&mut self, user: Option<i64>, chat: i64) -> bool {
         let ok = user.is_some_and(|u| self.config.allowed_users.contains(&u))
             && (chat > 0 || self.config.allow_groups);
@@ -296,8 +319,16 @@ impl Bot2 {
             return;
         }
         entry.last_activity = Instant::now();
+        let busy = entry.busy;
         let session = entry.session.clone();
         session.send(Request::Text(text.to_string())).await;
+        if busy {
+            // Claude Code queues what is typed while it works; say so.
+            self.outbox.say_quietly(
+                chat,
+                "⏳ Queued: Claude will read it when the current turn ends.",
+            );
+        }
     }
 
     async fn on_button(&mut self, chat: i64, message: Option<i32>, data: &str) {
@@ -329,6 +360,11 @@ impl Bot2 {
             Event::Ops(ops) => {
                 for op in ops {
                     self.outbox.push(chat, name, op);
+                }
+            }
+            Event::Busy(busy) => {
+                if let Some(entry) = self.entry(chat, name) {
+                    entry.busy = busy;
                 }
             }
             Event::Ended(info) => {
@@ -579,6 +615,7 @@ impl Bot2 {
                 dir: dir.clone(),
                 last_activity: Instant::now(),
                 ended: None,
+                busy: false,
             },
         );
         self.active.insert(chat, name.to_string());

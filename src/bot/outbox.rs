@@ -146,6 +146,18 @@ impl Outbox {
         );
     }
 
+    /// Sends a message of the bot itself without a notification sound.
+    pub fn say_quietly(&self, chat: i64, html: &str) {
+        self.queue(
+            chat,
+            Job::Say(Content {
+                text: html.to_string(),
+                buttons: Vec::new(),
+                silent: true,
+            }),
+        );
+    }
+
     /// Sends a message with buttons of the bot itself.
     pub fn say_with_buttons(&self, chat: i64, content: Content) {
         self.queue(chat, Job::Say(content));

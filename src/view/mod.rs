@@ -108,8 +108,10 @@ pub struct View {
     follower: follow::Follower,
     /// Where each user line is in the follower's lines, and the turn it starts.
     user_rows: Vec<(usize, usize)>,
-    /// The user sent a prompt (Enter outside a prompt) since the last turn began.
-    submitted: bool,
+    /// What the user is typing (outside prompts), to know the prompt when it is sent.
+    typed: String,
+    /// Prompts the user sent (Enter outside a prompt) that no turn has started with yet.
+    submitted: std::collections::VecDeque<String>,
     turns: Vec<Turn>,
     state: State,
     prompt: Option<Prompt>,
@@ -141,7 +143,8 @@ impl View {
             profile,
             follower: follow::Follower::default(),
             user_rows: Vec::new(),
-            submitted: false,
+            typed: String::new(),
+            submitted: Default::default(),
             turns: Vec::new(),
             state: State::Starting,
             prompt: None,
@@ -189,13 +192,38 @@ impl View {
         self.cols
     }
 
-    /// The user typed `bytes`: turns drawn from now on are new ones; Enter outside a
-    /// prompt sends a prompt, so the next prompt line drawn starts a turn.
+    /// The user typed `bytes`: turns drawn from now on are new ones. Text typed outside
+    /// a prompt and sent with Enter is a prompt the user sent: the next prompt line that
+    /// shows it starts a turn (a prompt line drawn again is no new turn).
     pub fn input(&mut self, _now: Duration, bytes: &[u8]) {
         self.seen_input = true;
         self.idle_since = None;
-        if self.prompt.is_none() && bytes.contains(&b'\r') {
-            self.submitted = true;
+        if self.prompt.is_some() {
+            return; // an answer to a prompt
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.replace("\x1b[200~", "").replace("\x1b[201~", "");
+        if text.starts_with('\x1b') {
+            return; // a key (arrows, Esc)
+        }
+        // In a bracketed paste a line feed is part of the text; Enter sends.
+        let pasted = bytes.starts_with(b"\x1b[200~");
+        for c in text.chars() {
+            match c {
+                '\n' if pasted => self.typed.push(' '),
+                '\r' | '\n' => {
+                    let sent = std::mem::take(&mut self.typed);
+                    let sent = sent.trim();
+                    if !sent.is_empty() {
+                        self.submitted.push_back(sent.to_string());
+                    }
+                }
+                '\x7f' | '\x08' => {
+                    self.typed.pop();
+                }
+                c if !c.is_control() => self.typed.push(c),
+                _ => {}
+            }
         }
     }
 
@@ -476,11 +504,27 @@ impl View {
                 continue;
             }
             let text = l.class.fields.get("text").map(String::as_str).unwrap_or("");
-            // A prompt line is a new turn only if the user sent something since the
-            // last one began; otherwise it is the same prompt drawn again (a repaint
-            // after a dialog or Ctrl-O).
-            let turn = if self.submitted || self.turns.is_empty() {
-                self.submitted = false;
+            // A prompt line is a new turn when it shows a prompt the user sent (or,
+            // before any input, an old turn of a resumed session); a prompt line that
+            // shows an earlier turn's prompt again is a repaint (after a dialog, Ctrl-O,
+            // a redraw while working).
+            let repaint = self.turns.iter().rposition(|t| t.user == text);
+            let sent = self.submitted.iter().position(|s| same_prompt(s, text));
+            let new_turn = if !self.seen_input || self.turns.is_empty() {
+                if let Some(i) = sent {
+                    self.submitted.drain(..=i);
+                }
+                true
+            } else if let Some(i) = sent {
+                self.submitted.drain(..=i);
+                true
+            } else if repaint.is_some() {
+                false
+            } else {
+                // Drawn differently from how it was typed: still the next one sent.
+                self.submitted.pop_front().is_some()
+            };
+            let turn = if new_turn {
                 if let Some(t) = self.turns.last_mut() {
                     t.done = true; // earlier turns are over once a new one starts
                 }
@@ -493,10 +537,7 @@ impl View {
                 self.generation += 1;
                 self.turns.len() - 1
             } else {
-                self.turns
-                    .iter()
-                    .rposition(|t| t.user == text)
-                    .unwrap_or(self.turns.len() - 1)
+                repaint.unwrap_or(self.turns.len() - 1)
             };
             self.user_rows.push((i, turn));
         }
@@ -519,6 +560,14 @@ impl View {
             }
         }
     }
+}
+
+/// Whether a prompt line drawn on screen (its first line, maybe cut at the screen's
+/// edge) shows the prompt the user typed.
+fn same_prompt(typed: &str, drawn: &str) -> bool {
+    let typed: String = typed.split_whitespace().collect::<Vec<_>>().join(" ");
+    let drawn: String = drawn.split_whitespace().collect::<Vec<_>>().join(" ");
+    !drawn.is_empty() && (typed.starts_with(&drawn) || drawn.starts_with(&typed))
 }
 
 /// The row where the input box starts: a rule, the `❯` input line, then a rule.

@@ -12,7 +12,15 @@ box
 while IFS= read -r line; do
   turn=$((turn + 1))
   printf '\033[2J\033[H❯ %s\r\n\r\n' "$line"
-  if [ "$line" = menu ]; then
+  if [ "$line" = slow ]; then
+    # Working for a while: the status line and the footer say so.
+    for s in 1 2 3 4 5 6; do
+      printf '\033[2J\033[H❯ %s\r\n\r\n✶ Thinking… (%ss · ↓ 5 tokens)\r\n' "$line" "$s"
+      printf '\r\n────────────────────────────────────────\r\n❯\xc2\xa0\r\n────────────────────────────────────────\r\n  esc to interrupt\r\n'
+      sleep 1
+    done
+    printf '\033[2J\033[H❯ %s\r\n\r\n● Done thinking (turn %s)\r\n\r\n✻ Worked for 6s\r\n' "$line" "$turn"
+  elif [ "$line" = menu ]; then
     printf '────────────────────────────────────────\r\n Do you want to proceed?\r\n ❯ 1. Yes\r\n   2. No\r\n\r\n Esc to cancel\r\n'
     IFS= read -rsn1 key
     printf '\033[2J\033[H❯ %s\r\n\r\n● You chose %s in turn %s\r\n\r\n✻ Worked for 1s\r\n' "$line" "$key" "$turn"
