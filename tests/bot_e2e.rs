@@ -409,3 +409,48 @@ async fn an_answer_survives_a_429_storm_and_a_dropped_connection() {
     let faults = fake.calls().iter().filter(|c| c.error.is_some()).count();
     assert!(faults >= 4, "the faults were met: {faults}");
 }
+
+/// Five sessions at once, each answering: every answer arrives; prints the delay from
+/// the user's message to the answer in the chat and the bot's memory (figures for the
+/// README, not goals of a test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_sessions_answer_and_the_bot_stays_small() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let bot = start_bot(&fake);
+    for i in 1..=5 {
+        fake.user_message(USER, &format!("/new s{i}"));
+        wait_chat(
+            &fake,
+            USER,
+            "the session's start",
+            has(&format!("Session s{i} started")),
+        )
+        .await;
+    }
+    let mut delays = Vec::new();
+    for i in 1..=5 {
+        fake.user_message(USER, &format!("/use s{i}"));
+        wait_chat(&fake, USER, "the switch", has(&format!("Now in s{i}"))).await;
+        let sent = std::time::Instant::now();
+        fake.user_message(USER, &format!("question for s{i}"));
+        wait_chat(
+            &fake,
+            USER,
+            "the answer",
+            has(&format!("You said: question for s{i} (turn 1)")),
+        )
+        .await;
+        delays.push(sent.elapsed());
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", bot.child.id())).unwrap();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap_or("VmRSS: ?")
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .to_string();
+    let max = delays.iter().max().unwrap();
+    println!("5 sessions: telepty's RSS {rss}; message → answer in the chat: max {max:?} (the program answers at once; includes Enter's 150 ms gap)");
+    assert_eq!(delays.len(), 5);
+}
