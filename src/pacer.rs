@@ -96,6 +96,9 @@ impl Limits {
     }
 }
 
+/// Messages whose content the pacer remembers (to skip unchanged edits): the newest.
+const SHOWN_KEPT: usize = 1000;
+
 /// How long after a full window an operation stops counting.
 const EXPIRY_STEP: Duration = Duration::from_millis(1);
 
@@ -273,6 +276,10 @@ impl Pacer {
                 }
             };
             self.recent.push_back(now);
+            // What old messages showed is forgotten: they are not edited any more.
+            while self.shown.len() > SHOWN_KEPT {
+                self.shown.pop_first();
+            }
             if !is_urgent {
                 self.last_normal = Some(now);
             }

@@ -54,6 +54,9 @@ impl Line {
     }
 }
 
+/// Finished turns kept whole behind the newest (older ones keep only their prompt).
+const TURNS_KEPT_WHOLE: usize = 8;
+
 /// Conversation lines kept behind the running turn (older ones are dropped).
 const FOLLOW_KEEP: usize = 20_000;
 
@@ -533,6 +536,14 @@ impl View {
                     done: !self.seen_input,
                     ..Turn::default()
                 });
+                // A session runs for months: the text of turns long finished (and long
+                // in the chat) is let go; their prompt stays, to recognise repaints.
+                if let Some(old) = self.turns.iter_mut().rev().nth(TURNS_KEPT_WHOLE) {
+                    if old.done {
+                        old.blocks = Vec::new();
+                        old.tasks = Vec::new();
+                    }
+                }
                 self.idle_since = None;
                 self.generation += 1;
                 self.turns.len() - 1
