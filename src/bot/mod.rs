@@ -31,6 +31,8 @@ use outbox::Outbox;
 
 /// Long-polling wait per getUpdates call.
 const POLL_TIMEOUT: u32 = 10;
+/// The pause before polling again after getUpdates failed.
+const POLL_RETRY: Duration = Duration::from_secs(2);
 /// How long a session gets to end on `/stop` and at shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How often the `typing` chat action is renewed while a session works.
@@ -78,8 +80,8 @@ struct SessionEntry {
     busy: bool,
 }
 
-/// What the router knows; owned by the polling loop.
-struct Bot2 {
+/// What the bot knows, and how it routes updates; owned by the polling loop.
+struct Router {
     bot: Bot,
     config: Config,
     profile: Arc<Profile>,
@@ -122,7 +124,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         )
     })?;
     let (events_tx, mut events) = mpsc::channel(1024);
-    let mut state = Bot2 {
+    let mut state = Router {
         bot: bot.clone(),
         outbox: Outbox::new(bot.clone(), Limits::default()),
         config,
@@ -135,13 +137,16 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     };
     let mut offset: i32 = 0;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut poll = Box::pin(poll_once(bot.clone(), offset));
+    let first = bot.clone();
+    let mut poll: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
+        Box::pin(async move { poll_once(first, 0).await });
     // Telegram shows "typing…" for up to 5 s per chat action: renewed while busy.
     let mut typing = tokio::time::interval(TYPING_EVERY);
     loop {
         tokio::select! {
             _ = typing.tick() => state.show_typing(),
             updates = &mut poll => {
+                let mut pause = Duration::ZERO;
                 match updates {
                     Ok(updates) => {
                         for update in updates {
@@ -150,11 +155,16 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!("getUpdates failed: {e}; retrying in 2 s");
-                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        // The pause is part of the next poll: signals and sessions go on.
+                        tracing::warn!("getUpdates failed: {e}; retrying in {POLL_RETRY:?}");
+                        pause = POLL_RETRY;
                     }
                 }
-                poll = Box::pin(poll_once(bot.clone(), offset));
+                let bot = bot.clone();
+                poll = Box::pin(async move {
+                    tokio::time::sleep(pause).await;
+                    poll_once(bot, offset).await
+                });
             }
             Some((chat, name, event)) = events.recv() => state.on_event(chat, &name, event),
             _ = tokio::signal::ctrl_c() => break,
@@ -198,7 +208,7 @@ async fn poll_once(
         .await
 }
 
-impl Bot2 {
+impl Router {
     /// `typing…` in every chat where a session is working.
     fn show_typing(&self) {
         for (chat, sessions) in &self.sessions {
