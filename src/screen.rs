@@ -231,6 +231,8 @@ pub struct Screen {
     alternate_exits: u64,
     /// Characters whose colour a profile reads when they start a row (`●`).
     colour_marks: Vec<char>,
+    /// How many rows the scrollback keeps.
+    scrollback_capacity: usize,
     /// Line feeds and other sequences that may have scrolled rows off the top since
     /// [`Screen::take_scroll_hint`] was last called: an upper bound of scrolled rows.
     scroll_hint: usize,
@@ -249,6 +251,7 @@ impl Screen {
             alternate_exits: 0,
             scroll_hint: 0,
             colour_marks: Vec::new(),
+            scrollback_capacity: scrollback,
             leave_match: 0,
         }
     }
@@ -350,6 +353,29 @@ impl Screen {
         let total = screen.scrollback();
         screen.set_scrollback(0);
         total
+    }
+
+    /// The rows that scrolled off the top since the caller's last call, oldest first, at
+    /// most `max`. `seen` is the caller's count of scrollback rows, kept between calls;
+    /// `resync` forgets what scrolled meanwhile. Nothing is read when no line feed came
+    /// (most calls), and nothing on the alternate screen (it has no scrollback).
+    pub fn rows_scrolled_off(&mut self, seen: &mut usize, resync: bool, max: usize) -> Vec<Row> {
+        let hint = self.take_scroll_hint();
+        if self.is_alternate() || (hint == 0 && !resync) {
+            return Vec::new();
+        }
+        let len = self.scrollback_len();
+        if resync {
+            *seen = len;
+        }
+        // A full scrollback no longer grows: the line feeds bound what scrolled.
+        let scrolled = if len >= self.scrollback_capacity {
+            hint
+        } else {
+            len.saturating_sub(*seen)
+        };
+        *seen = len;
+        self.scrollback_rows(scrolled.min(max))
     }
 
     /// The newest `n` rows of the scrollback (oldest first), with their look.

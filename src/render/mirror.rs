@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::pacer::{Content, MessageId, Pacer};
-use crate::screen::{Row, Screen, DEFAULT_SCROLLBACK};
+use crate::screen::{Row, Screen};
 use crate::view::follow::Follower;
 use crate::view::Line;
 
@@ -59,21 +59,8 @@ impl Mirror {
             self.show_fullscreen(text);
             return;
         }
-        let rows = screen.size().rows as usize;
-        let hint = screen.take_scroll_hint();
-        let mut frame: Vec<Row> = Vec::new();
-        if hint > 0 {
-            let len = screen.scrollback_len();
-            let scrolled = if len >= DEFAULT_SCROLLBACK {
-                hint
-            } else {
-                len.saturating_sub(self.scrollback_len)
-            };
-            self.scrollback_len = len;
-            if scrolled > 0 {
-                frame = screen.scrollback_rows(scrolled.min(rows * SCROLLBACK_LOOK));
-            }
-        }
+        let max = screen.size().rows as usize * SCROLLBACK_LOOK;
+        let mut frame = screen.rows_scrolled_off(&mut self.scrollback_len, false, max);
         frame.extend(screen.rows());
         while frame.last().is_some_and(|r| r.text.trim().is_empty()) {
             frame.pop();

@@ -279,28 +279,10 @@ impl View {
             }
         }
         let size = screen.size();
-        let mut rows = Vec::new();
-        let hint = screen.take_scroll_hint();
-        let resync = self.resync;
         // Rows that scrolled off since the last look belong to the conversation too
         // (unless a transcript view scrolled them: the repaint after it is on screen).
-        // Nothing scrolls without a line feed, so most looks skip this.
-        if !screen.is_alternate() && (hint > 0 || resync) {
-            let len = screen.scrollback_len();
-            if resync {
-                self.scrollback_len = len;
-            }
-            let scrolled = if len >= crate::screen::DEFAULT_SCROLLBACK {
-                hint
-            } else {
-                len.saturating_sub(self.scrollback_len)
-            };
-            self.scrollback_len = len;
-            if scrolled > 0 {
-                let take = scrolled.min(size.rows as usize * SCROLLBACK_LOOK);
-                rows = screen.scrollback_rows(take);
-            }
-        }
+        let max = size.rows as usize * SCROLLBACK_LOOK;
+        let mut rows = screen.rows_scrolled_off(&mut self.scrollback_len, self.resync, max);
         let visible = screen.rows();
         // Output that changed nothing visible (a cursor parked, the same text drawn
         // again) and scrolled nothing: the same rows mean the same model.
