@@ -149,6 +149,23 @@ pub struct LinePattern {
     pub first_fg: Option<Vec<String>>,
 }
 
+impl LinePattern {
+    /// The named groups of the row's match on `line`, if it matches.
+    fn fields(&self, line: &str) -> Option<BTreeMap<String, String>> {
+        let caps = self.regex.captures(line)?;
+        Some(
+            self.regex
+                .capture_names()
+                .flatten()
+                .filter_map(|name| {
+                    caps.name(name)
+                        .map(|m| (name.to_string(), m.as_str().to_string()))
+                })
+                .collect(),
+        )
+    }
+}
+
 /// A profile ready to use (the high form).
 #[derive(Debug)]
 pub struct Profile {
@@ -254,16 +271,7 @@ impl Profile {
                     continue;
                 }
             }
-            if let Some(caps) = row.regex.captures(line) {
-                let fields = row
-                    .regex
-                    .capture_names()
-                    .flatten()
-                    .filter_map(|name| {
-                        caps.name(name)
-                            .map(|m| (name.to_string(), m.as_str().to_string()))
-                    })
-                    .collect();
+            if let Some(fields) = row.fields(line) {
                 return Classified {
                     kind: row.kind,
                     fields,
@@ -283,19 +291,7 @@ impl Profile {
         self.lines
             .iter()
             .filter(|row| row.kind == kind)
-            .find_map(|row| {
-                let caps = row.regex.captures(line)?;
-                Some(
-                    row.regex
-                        .capture_names()
-                        .flatten()
-                        .filter_map(|name| {
-                            caps.name(name)
-                                .map(|m| (name.to_string(), m.as_str().to_string()))
-                        })
-                        .collect(),
-                )
-            })
+            .find_map(|row| row.fields(line))
     }
 
     /// The program's version, from the first screen line that shows it.
