@@ -11,8 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
+use crate::pacer::Limits;
 use crate::screen::Size;
 
 /// Telegram's Bot API.
@@ -65,25 +64,14 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Whether group chats may use the bot (their members must still be allowed users).
     pub allow_groups: bool,
+    /// Chat operations per chat and minute (Telegram allows about 20 in groups).
+    pub messages_per_minute: usize,
+    /// Smallest gap between two edits of a streaming message.
+    pub edit_interval: Duration,
+    /// Bot API calls per second across all chats (Telegram allows about 30).
+    pub sends_per_second: usize,
     /// Where each value came from, by key (for `telepty config`).
     pub sources: BTreeMap<&'static str, String>,
-}
-
-/// The file form: every key optional, unknown keys refused.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    token: Option<String>,
-    token_file: Option<PathBuf>,
-    allowed_users: Option<Vec<i64>>,
-    api_url: Option<String>,
-    sessions_root: Option<PathBuf>,
-    state_dir: Option<PathBuf>,
-    command: Option<Vec<String>>,
-    profile: Option<String>,
-    pty_size: Option<String>,
-    idle_timeout: Option<String>,
-    allow_groups: Option<bool>,
 }
 
 /// Every key with its environment variable.
@@ -99,6 +87,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ("pty_size", "TELEPTY_PTY_SIZE"),
     ("idle_timeout", "TELEPTY_IDLE_TIMEOUT"),
     ("allow_groups", "TELEPTY_ALLOW_GROUPS"),
+    ("messages_per_minute", "TELEPTY_MESSAGES_PER_MINUTE"),
+    ("edit_interval", "TELEPTY_EDIT_INTERVAL"),
+    ("sends_per_second", "TELEPTY_SENDS_PER_SECOND"),
 ];
 
 /// A configuration error, naming the key and where its value came from.
@@ -156,147 +147,68 @@ impl Config {
                 return Err(ConfigError::UnknownVariable(name.clone(), known.join(", ")));
             }
         }
-        let (file, file_path) = match path {
-            Some(p) => (read_file(p)?, Some(p.to_path_buf())),
+        let file = match path {
+            Some(p) => Some(ConfigFile::read(p)?),
             None => match default_path(env).filter(|p| p.exists()) {
-                Some(p) => (read_file(&p)?, Some(p)),
-                None => (FileConfig::default(), None),
+                Some(p) => Some(ConfigFile::read(&p)?),
+                None => None,
             },
         };
-        let origin_file = |key: &str| match &file_path {
-            Some(p) => format!("{}, key {key}", p.display()),
-            None => "default".into(),
+        let mut input = Inputs {
+            env,
+            file,
+            sources: BTreeMap::new(),
         };
-        let mut sources = BTreeMap::new();
-        // Each key: the variable if set, else the file, else the default.
-        let mut pick = |key: &'static str, from_file: bool| -> Option<(String, String)> {
-            let var = KEYS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)?;
-            if let Some(v) = env.get(var) {
-                sources.insert(key, format!("environment variable {var}"));
-                return Some((v.clone(), format!("environment variable {var}")));
-            }
-            if from_file {
-                sources.insert(key, origin_file(key));
-            }
-            None
-        };
-
         let home = env
             .get("HOME")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."));
 
-        // token / token_file
-        let token = match pick("token", file.token.is_some()) {
-            Some((v, _)) => Some(Secret::new(v.trim())),
-            None => match pick("token_file", file.token_file.is_some()) {
-                Some((v, origin)) => Some(read_token(Path::new(&v), "token_file", origin)?),
-                None => match (&file.token, &file.token_file) {
-                    (Some(t), _) => Some(Secret::new(t.trim())),
-                    (None, Some(p)) => {
-                        Some(read_token(p, "token_file", origin_file("token_file"))?)
-                    }
-                    (None, None) => None,
-                },
-            },
-        };
-
-        let allowed_users = match pick("allowed_users", file.allowed_users.is_some()) {
-            Some((v, origin)) => parse_users(&v).map_err(|message| ConfigError::Value {
-                key: "allowed_users",
-                origin,
-                message,
-            })?,
-            None => file.allowed_users.clone().unwrap_or_default(),
-        };
-
-        let api_url = match pick("api_url", file.api_url.is_some()) {
-            Some((v, origin)) => check_url(&v, "api_url", origin)?,
-            None => match &file.api_url {
-                Some(v) => check_url(v, "api_url", origin_file("api_url"))?,
-                None => DEFAULT_API_URL.to_string(),
-            },
-        };
-
-        let sessions_root = match pick("sessions_root", file.sessions_root.is_some()) {
-            Some((v, _)) => PathBuf::from(v),
-            None => file
-                .sessions_root
-                .clone()
-                .unwrap_or_else(|| home.join("telepty-sessions")),
-        };
-        let state_dir = match pick("state_dir", file.state_dir.is_some()) {
-            Some((v, _)) => PathBuf::from(v),
-            None => file.state_dir.clone().unwrap_or_else(|| state_home(env)),
-        };
-
-        let command = match pick("command", file.command.is_some()) {
-            Some((v, origin)) => shell_words::split(&v).map_err(|e| ConfigError::Value {
-                key: "command",
-                origin: origin.clone(),
-                message: format!("cannot split {v:?} like a shell would: {e}"),
-            })?,
-            None => file
-                .command
-                .clone()
-                .unwrap_or_else(|| vec!["claude".into()]),
-        };
-        if command.is_empty() {
-            return Err(ConfigError::Value {
-                key: "command",
-                origin: sources
-                    .get("command")
-                    .cloned()
-                    .unwrap_or_else(|| origin_file("command")),
-                message: "no program given".into(),
-            });
-        }
-
-        let profile = match pick("profile", file.profile.is_some()) {
-            Some((v, origin)) => check_profile(&v, origin)?,
-            None => match &file.profile {
-                Some(v) => check_profile(v, origin_file("profile"))?,
-                None => "claude".into(),
-            },
-        };
-
-        let pty_size = match pick("pty_size", file.pty_size.is_some()) {
-            Some((v, origin)) => parse_size(&v, origin)?,
-            None => match &file.pty_size {
-                Some(v) => parse_size(v, origin_file("pty_size"))?,
-                None => Size::new(100, 30),
-            },
-        };
-
-        let idle_timeout = match pick("idle_timeout", file.idle_timeout.is_some()) {
-            Some((v, origin)) => parse_duration(&v, "idle_timeout", origin)?,
-            None => match &file.idle_timeout {
-                Some(v) => parse_duration(v, "idle_timeout", origin_file("idle_timeout"))?,
-                None => Duration::from_secs(30 * 60),
-            },
-        };
-
-        let allow_groups = match pick("allow_groups", file.allow_groups.is_some()) {
-            Some((v, origin)) => parse_bool(&v).ok_or_else(|| ConfigError::Value {
-                key: "allow_groups",
-                origin,
-                message: format!("{v:?} is not true or false"),
-            })?,
-            None => file.allow_groups.unwrap_or(false),
+        // The token from the variable named last by the operator wins: TELEPTY_TOKEN,
+        // then TELEPTY_TOKEN_FILE, then the file's `token`, then its `token_file`.
+        let file_first =
+            env.contains_key("TELEPTY_TOKEN_FILE") && !env.contains_key("TELEPTY_TOKEN");
+        let token = if file_first {
+            match input.get("token_file", read_token)? {
+                Some(t) => Some(t),
+                None => input.get("token", token_text)?,
+            }
+        } else {
+            match input.get("token", token_text)? {
+                Some(t) => Some(t),
+                None => input.get("token_file", read_token)?,
+            }
         };
 
         Ok(Config {
             token,
-            allowed_users,
-            api_url,
-            sessions_root,
-            state_dir,
-            command,
-            profile,
-            pty_size,
-            idle_timeout,
-            allow_groups,
-            sources,
+            allowed_users: input.get("allowed_users", users)?.unwrap_or_default(),
+            api_url: input
+                .get("api_url", url)?
+                .unwrap_or_else(|| DEFAULT_API_URL.into()),
+            sessions_root: input
+                .get("sessions_root", path_value)?
+                .unwrap_or_else(|| home.join("telepty-sessions")),
+            state_dir: input
+                .get("state_dir", path_value)?
+                .unwrap_or_else(|| state_home(env)),
+            command: input
+                .get("command", command)?
+                .unwrap_or_else(|| vec!["claude".into()]),
+            profile: input
+                .get("profile", profile)?
+                .unwrap_or_else(|| "claude".into()),
+            pty_size: input.get("pty_size", size)?.unwrap_or(Size::new(100, 30)),
+            idle_timeout: input
+                .get("idle_timeout", duration)?
+                .unwrap_or(Duration::from_secs(30 * 60)),
+            allow_groups: input.get("allow_groups", boolean)?.unwrap_or(false),
+            messages_per_minute: input.get("messages_per_minute", count)?.unwrap_or(20),
+            edit_interval: input
+                .get("edit_interval", duration)?
+                .unwrap_or(Duration::from_secs(4)),
+            sends_per_second: input.get("sends_per_second", count)?.unwrap_or(30),
+            sources: input.sources,
         })
     }
 
@@ -326,6 +238,17 @@ impl Config {
         Ok(())
     }
 
+    /// The pacing of one chat's operations.
+    pub fn chat_limits(&self) -> Limits {
+        let per_window = self.messages_per_minute;
+        Limits {
+            per_window,
+            window: Duration::from_secs(60),
+            urgent_reserve: (per_window * 3 / 10).min(6),
+            edit_interval: self.edit_interval,
+        }
+    }
+
     /// The configuration as text, the token hidden, each value with its source.
     pub fn describe(&self) -> String {
         let src = |k: &str| {
@@ -335,6 +258,7 @@ impl Config {
                 .unwrap_or_else(|| "default".into())
         };
         let users: Vec<String> = self.allowed_users.iter().map(i64::to_string).collect();
+        let duration = |d: Duration| humantime::format_duration(d).to_string();
         let lines = [
             (
                 "token",
@@ -366,7 +290,7 @@ impl Config {
             ("pty_size", self.pty_size.to_string(), src("pty_size")),
             (
                 "idle_timeout",
-                humantime::format_duration(self.idle_timeout).to_string(),
+                duration(self.idle_timeout),
                 src("idle_timeout"),
             ),
             (
@@ -374,10 +298,25 @@ impl Config {
                 self.allow_groups.to_string(),
                 src("allow_groups"),
             ),
+            (
+                "messages_per_minute",
+                self.messages_per_minute.to_string(),
+                src("messages_per_minute"),
+            ),
+            (
+                "edit_interval",
+                duration(self.edit_interval),
+                src("edit_interval"),
+            ),
+            (
+                "sends_per_second",
+                self.sends_per_second.to_string(),
+                src("sends_per_second"),
+            ),
         ];
         lines
             .iter()
-            .map(|(k, v, s)| format!("{k:14} = {v:30} # {s}"))
+            .map(|(k, v, s)| format!("{k:19} = {v:30} # {s}"))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -386,92 +325,234 @@ impl Config {
 /// `TELEPTY_*` variables that are not configuration keys (logging, tests).
 const IGNORED_VARIABLES: &[&str] = &["TELEPTY_LOG"];
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::File {
-        path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
-    })
+/// The configuration file: each key's value and where it stands.
+struct ConfigFile {
+    path: PathBuf,
+    text: String,
+    values: BTreeMap<String, toml::Spanned<toml::Value>>,
 }
 
-fn read_token(path: &Path, key: &'static str, origin: String) -> Result<Secret, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Value {
-        key,
-        origin: origin.clone(),
-        message: format!("cannot read {}: {e}", path.display()),
-    })?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(ConfigError::Value {
+impl ConfigFile {
+    fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let values: BTreeMap<String, toml::Spanned<toml::Value>> =
+            toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.to_path_buf(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
+        let file = ConfigFile {
+            path: path.to_path_buf(),
+            text,
+            values,
+        };
+        // A misspelt key would silently do nothing: refuse it.
+        if let Some((key, value)) = file
+            .values
+            .iter()
+            .find(|(k, _)| !KEYS.iter().any(|(known, _)| known == k))
+        {
+            let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+            return Err(ConfigError::File {
+                path: file.path.clone(),
+                message: format!(
+                    "line {}: unknown key `{key}`; the keys are {}",
+                    file.line(value.span().start),
+                    known.join(", ")
+                ),
+            });
+        }
+        Ok(file)
+    }
+
+    /// The 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        1 + self.text.as_bytes()[..offset.min(self.text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    }
+}
+
+/// One key's value as given: the variable's text, or the file's TOML value.
+#[derive(Clone, Copy)]
+enum Raw<'a> {
+    Env(&'a str),
+    File(&'a toml::Value),
+}
+
+/// The two sources of values, and what was taken from where.
+struct Inputs<'a> {
+    env: &'a BTreeMap<String, String>,
+    file: Option<ConfigFile>,
+    sources: BTreeMap<&'static str, String>,
+}
+
+impl Inputs<'_> {
+    /// The value of `key`: its variable if set, else the file's, parsed by `parse`; an
+    /// error names the key and the variable or the file and line.
+    fn get<T>(
+        &mut self,
+        key: &'static str,
+        parse: impl Fn(Raw) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let var = KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .expect("every key has a variable");
+        let (raw, origin) = if let Some(text) = self.env.get(var) {
+            (Raw::Env(text), format!("environment variable {var}"))
+        } else if let Some((file, value)) = self
+            .file
+            .as_ref()
+            .and_then(|f| f.values.get(key).map(|v| (f, v)))
+        {
+            let origin = format!(
+                "{}, line {}",
+                file.path.display(),
+                file.line(value.span().start)
+            );
+            (Raw::File(value.get_ref()), origin)
+        } else {
+            return Ok(None);
+        };
+        self.sources.insert(key, origin.clone());
+        parse(raw).map(Some).map_err(|message| ConfigError::Value {
             key,
             origin,
-            message: format!("{} is empty", path.display()),
-        });
-    }
-    Ok(Secret::new(token))
-}
-
-fn parse_users(text: &str) -> Result<Vec<i64>, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<i64>().map_err(|_| {
-                format!("{s:?} is not a Telegram user id (a number such as 123456789)")
-            })
+            message,
         })
-        .collect()
+    }
 }
 
-fn check_url(url: &str, key: &'static str, origin: String) -> Result<String, ConfigError> {
-    let url = url.trim().trim_end_matches('/');
+/// The value as text: a variable, or a TOML string, number or boolean.
+fn text(raw: Raw) -> Result<String, String> {
+    match raw {
+        Raw::Env(s) => Ok(s.to_string()),
+        Raw::File(toml::Value::String(s)) => Ok(s.clone()),
+        Raw::File(
+            v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
+        ) => Ok(v.to_string()),
+        Raw::File(v) => Err(format!("expected a single value, found {}", v.type_str())),
+    }
+}
+
+fn token_text(raw: Raw) -> Result<Secret, String> {
+    let token = text(raw)?;
+    match token.trim() {
+        "" => Err("the token is empty".into()),
+        t => Ok(Secret::new(t)),
+    }
+}
+
+fn read_token(raw: Raw) -> Result<Secret, String> {
+    let path = PathBuf::from(text(raw)?);
+    let token = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match token.trim() {
+        "" => Err(format!("{} is empty", path.display())),
+        t => Ok(Secret::new(t)),
+    }
+}
+
+fn users(raw: Raw) -> Result<Vec<i64>, String> {
+    let one = |s: &str| {
+        s.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("{s:?} is not a Telegram user id (a number such as 123456789)"))
+    };
+    match raw {
+        Raw::File(toml::Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                toml::Value::Integer(id) => Ok(*id),
+                toml::Value::String(s) => one(s),
+                other => Err(format!("{other} is not a Telegram user id")),
+            })
+            .collect(),
+        raw => text(raw)?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(one)
+            .collect(),
+    }
+}
+
+fn url(raw: Raw) -> Result<String, String> {
+    let text = text(raw)?;
+    let url = text.trim().trim_end_matches('/');
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(url.to_string())
     } else {
-        Err(ConfigError::Value {
-            key,
-            origin,
-            message: format!("{url:?} is not an http:// or https:// URL"),
-        })
+        Err(format!("{url:?} is not an http:// or https:// URL"))
     }
 }
 
-fn check_profile(profile: &str, origin: String) -> Result<String, ConfigError> {
-    match profile {
-        "claude" | "plain" => Ok(profile.to_string()),
+fn path_value(raw: Raw) -> Result<PathBuf, String> {
+    match text(raw)? {
+        t if t.trim().is_empty() => Err("the path is empty".into()),
+        t => Ok(PathBuf::from(t)),
+    }
+}
+
+fn command(raw: Raw) -> Result<Vec<String>, String> {
+    let words = match raw {
+        Raw::File(toml::Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                toml::Value::String(s) => Ok(s.clone()),
+                other => Err(format!("{other} is not a string")),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        raw => {
+            let line = text(raw)?;
+            shell_words::split(&line)
+                .map_err(|e| format!("cannot split {line:?} like a shell would: {e}"))?
+        }
+    };
+    if words.is_empty() {
+        return Err("no program given".into());
+    }
+    Ok(words)
+}
+
+fn profile(raw: Raw) -> Result<String, String> {
+    match text(raw)?.as_str() {
+        p @ ("claude" | "plain") => Ok(p.to_string()),
         path if Path::new(path).is_file() => Ok(path.to_string()),
-        other => Err(ConfigError::Value {
-            key: "profile",
-            origin,
-            message: format!("{other:?} is not claude, plain, or a profile file"),
-        }),
+        other => Err(format!("{other:?} is not claude, plain, or a profile file")),
     }
 }
 
-fn parse_size(text: &str, origin: String) -> Result<Size, ConfigError> {
-    text.parse::<Size>().map_err(|e| ConfigError::Value {
-        key: "pty_size",
-        origin,
-        message: e.to_string(),
-    })
+fn size(raw: Raw) -> Result<Size, String> {
+    text(raw)?.parse::<Size>().map_err(|e| e.to_string())
 }
 
-fn parse_duration(text: &str, key: &'static str, origin: String) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(text.trim()).map_err(|e| ConfigError::Value {
-        key,
-        origin,
-        message: format!("{text:?} is not a duration such as 30m, 1h or 90s: {e}"),
-    })
+fn duration(raw: Raw) -> Result<Duration, String> {
+    let text = text(raw)?;
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration such as 30m, 1h or 90s: {e}"))
 }
 
-fn parse_bool(text: &str) -> Option<bool> {
+fn boolean(raw: Raw) -> Result<bool, String> {
+    let text = text(raw)?;
     match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("{text:?} is not true or false")),
+    }
+}
+
+/// A positive whole number.
+fn count(raw: Raw) -> Result<usize, String> {
+    let text = text(raw)?;
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text:?} is not a positive whole number")),
     }
 }
 
@@ -534,12 +615,21 @@ mod tests {
             "{err}"
         );
 
-        std::fs::write(&file, "pty_size = \"huge\"\n").unwrap();
+        std::fs::write(&file, "# telepty\n\npty_size = \"huge\"\n").unwrap();
         let err = Config::load(Some(&file), &env(&[]))
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("pty_size") && err.contains("config.toml"),
+            err.contains("pty_size") && err.contains("config.toml, line 3"),
+            "{err}"
+        );
+
+        std::fs::write(&file, "messages_per_minute = 0\n").unwrap();
+        let err = Config::load(Some(&file), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("messages_per_minute") && err.contains("line 1"),
             "{err}"
         );
 
@@ -580,5 +670,42 @@ mod tests {
             why.contains("allowed_users") && why.contains("@userinfobot"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn file_values_take_their_natural_toml_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(
+            &file,
+            "allowed_users = [1, \"2\"]\ncommand = [\"bash\", \"-c\", \"echo a b\"]\n\
+             allow_groups = true\nmessages_per_minute = 10\nedit_interval = \"2s\"\n\
+             sends_per_second = 5\ntoken = \"1:x\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), &env(&[])).unwrap();
+        assert_eq!(c.allowed_users, [1, 2]);
+        assert_eq!(c.command, ["bash", "-c", "echo a b"]);
+        assert!(c.allow_groups);
+        assert_eq!(c.sends_per_second, 5);
+        let limits = c.chat_limits();
+        assert_eq!(limits.per_window, 10);
+        assert_eq!(limits.edit_interval, Duration::from_secs(2));
+        assert!(limits.urgent_reserve < limits.per_window);
+        assert!(
+            c.describe().contains("config.toml, line 4"),
+            "{}",
+            c.describe()
+        );
+
+        // TELEPTY_TOKEN_FILE given alone beats the file's token.
+        let token = dir.path().join("token");
+        std::fs::write(&token, "2:y\n").unwrap();
+        let c = Config::load(
+            Some(&file),
+            &env(&[("TELEPTY_TOKEN_FILE", token.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.token.unwrap().expose(), "2:y");
     }
 }

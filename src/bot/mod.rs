@@ -126,7 +126,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     let (events_tx, mut events) = mpsc::channel(1024);
     let mut state = Router {
         bot: bot.clone(),
-        outbox: Outbox::new(bot.clone(), Limits::default()),
+        outbox: Outbox::new(bot.clone(), config.chat_limits(), config.sends_per_second),
         config,
         profile,
         sessions: HashMap::new(),

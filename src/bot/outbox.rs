@@ -5,7 +5,8 @@
 //! answers: `429 retry after N` → wait and retry (the final state must arrive); "message
 //! is not modified" → success; "message to edit not found" → send it anew; "can't parse
 //! entities" → send as plain text and log it; network errors → retry with backoff. One
-//! task per chat keeps that chat's order; chats do not wait for each other.
+//! task per chat keeps that chat's order; chats do not wait for each other, except at the
+//! [`Gate`] that spaces all calls to stay under Telegram's ~30 per second per bot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -64,6 +65,7 @@ enum Job {
 pub struct Outbox {
     bot: Bot,
     limits: Limits,
+    gate: Arc<Gate>,
     queues: Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<Job>>>>,
     pub ids: Arc<Mutex<Ids>>,
     /// Per chat: jobs queued and not yet taken into the chat's pacer.
@@ -73,10 +75,13 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(bot: Bot, limits: Limits) -> Outbox {
+    /// An outbox pacing each chat by `limits`, and all chats together to
+    /// `per_second` calls.
+    pub fn new(bot: Bot, limits: Limits, per_second: usize) -> Outbox {
         Outbox {
             bot,
             limits,
+            gate: Arc::new(Gate::new(per_second)),
             queues: Arc::default(),
             ids: Arc::default(),
             waiting: Arc::default(),
@@ -164,6 +169,7 @@ impl Outbox {
     }
 
     async fn send(&self, chat: i64, content: &Content) -> Result<TgMessageId, RequestError> {
+        self.gate.pass().await;
         let mut request = self
             .bot
             .send_message(ChatId(chat), content.text.clone())
@@ -178,6 +184,7 @@ impl Outbox {
 
     async fn edit(&self, chat: i64, id: i32, content: &Content) -> Result<(), RequestError> {
         // No buttons is an empty keyboard: it removes the ones shown.
+        self.gate.pass().await;
         self.bot
             .edit_message_text(ChatId(chat), TgMessageId(id), content.text.clone())
             .parse_mode(ParseMode::Html)
@@ -332,11 +339,14 @@ async fn perform(outbox: &Outbox, chat: i64, op: &Operation, known: Option<i32>)
                 };
                 outbox.send(chat, &content).await.map(|m| Done::Sent(m.0))
             }
-            (Operation::Delete(_), Some(tg)) => outbox
-                .bot
-                .delete_message(ChatId(chat), TgMessageId(tg))
-                .await
-                .map(|_| Done::Deleted),
+            (Operation::Delete(_), Some(tg)) => {
+                outbox.gate.pass().await;
+                outbox
+                    .bot
+                    .delete_message(ChatId(chat), TgMessageId(tg))
+                    .await
+                    .map(|_| Done::Deleted)
+            }
             (Operation::Delete(_), None) => Ok(Done::Deleted),
         };
         match result {
@@ -396,5 +406,72 @@ fn as_plain(content: &Content) -> Content {
     Content {
         text: crate::render::html::escape(&plain(&content.text)),
         ..content.clone()
+    }
+}
+
+/// Spaces Bot API calls across all chats evenly: Telegram allows a bot about 30
+/// messages per second in all, and answers 429 beyond.
+pub struct Gate {
+    gap: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Gate {
+    pub fn new(per_second: usize) -> Gate {
+        Gate {
+            gap: Duration::from_secs(1) / per_second.max(1) as u32,
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits for this call's turn (the slot is taken before waiting, so callers keep
+    /// their order and never share a slot).
+    pub async fn pass(&self) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + self.gap;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_gate_spaces_calls_from_every_chat() {
+        let gate = Arc::new(Gate::new(30));
+        let start = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let gate = gate.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut times = Vec::new();
+                for _ in 0..30 {
+                    gate.pass().await;
+                    times.push(tokio::time::Instant::now());
+                }
+                times
+            }));
+        }
+        let mut times = Vec::new();
+        for t in tasks {
+            times.extend(t.await.unwrap());
+        }
+        times.sort();
+        // 90 calls at 30 per second: the last one not before 89 gaps, and no one-second
+        // window holds more than 30.
+        let last = times.last().unwrap().duration_since(start);
+        assert!(last >= Duration::from_secs(89) / 30, "{last:?}");
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| u.duration_since(*t) < Duration::from_secs(1))
+                .count();
+            assert!(in_window <= 30, "{in_window} calls within a second");
+        }
     }
 }
