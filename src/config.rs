@@ -60,8 +60,12 @@ pub struct Config {
     /// `claude`, `plain`, or a profile file.
     pub profile: String,
     pub pty_size: Size,
-    /// Sessions idle this long are suspended.
+    /// Sessions idle this long are suspended (zero: never).
     pub idle_timeout: Duration,
+    /// How many programs may run at once; one more suspends the least recently used.
+    pub max_sessions: usize,
+    /// Sessions unused this long are suspended and listed as stale (None: never).
+    pub stale_after: Option<Duration>,
     /// Whether group chats may use the bot (their members must still be allowed users).
     pub allow_groups: bool,
     /// Chat operations per chat and minute (Telegram allows about 20 in groups).
@@ -86,6 +90,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("profile", "TELEPTY_PROFILE"),
     ("pty_size", "TELEPTY_PTY_SIZE"),
     ("idle_timeout", "TELEPTY_IDLE_TIMEOUT"),
+    ("max_sessions", "TELEPTY_MAX_SESSIONS"),
+    ("stale_after", "TELEPTY_STALE_AFTER"),
     ("allow_groups", "TELEPTY_ALLOW_GROUPS"),
     ("messages_per_minute", "TELEPTY_MESSAGES_PER_MINUTE"),
     ("edit_interval", "TELEPTY_EDIT_INTERVAL"),
@@ -200,8 +206,11 @@ impl Config {
                 .unwrap_or_else(|| "claude".into()),
             pty_size: input.get("pty_size", size)?.unwrap_or(Size::new(100, 30)),
             idle_timeout: input
-                .get("idle_timeout", duration)?
-                .unwrap_or(Duration::from_secs(30 * 60)),
+                .get("idle_timeout", duration_or_off)?
+                .unwrap_or(Some(Duration::from_secs(30 * 60)))
+                .unwrap_or(Duration::ZERO),
+            max_sessions: input.get("max_sessions", count)?.unwrap_or(4),
+            stale_after: input.get("stale_after", duration_or_off)?.flatten(),
             allow_groups: input.get("allow_groups", boolean)?.unwrap_or(false),
             messages_per_minute: input.get("messages_per_minute", count)?.unwrap_or(20),
             edit_interval: input
@@ -290,8 +299,22 @@ impl Config {
             ("pty_size", self.pty_size.to_string(), src("pty_size")),
             (
                 "idle_timeout",
-                duration(self.idle_timeout),
+                if self.idle_timeout.is_zero() {
+                    "off".into()
+                } else {
+                    duration(self.idle_timeout)
+                },
                 src("idle_timeout"),
+            ),
+            (
+                "max_sessions",
+                self.max_sessions.to_string(),
+                src("max_sessions"),
+            ),
+            (
+                "stale_after",
+                self.stale_after.map_or_else(|| "off".into(), duration),
+                src("stale_after"),
             ),
             (
                 "allow_groups",
@@ -536,6 +559,17 @@ fn duration(raw: Raw) -> Result<Duration, String> {
     let text = text(raw)?;
     humantime::parse_duration(text.trim())
         .map_err(|e| format!("{text:?} is not a duration such as 30m, 1h or 90s: {e}"))
+}
+
+/// A duration, or `off` (also `never`, `0`) for none.
+fn duration_or_off(raw: Raw) -> Result<Option<Duration>, String> {
+    let text = text(raw)?;
+    match text.trim() {
+        "off" | "never" | "0" => Ok(None),
+        t => humantime::parse_duration(t).map(Some).map_err(|e| {
+            format!("{text:?} is not a duration such as 30m, 1h or 14days, nor off: {e}")
+        }),
+    }
 }
 
 fn boolean(raw: Raw) -> Result<bool, String> {

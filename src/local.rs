@@ -145,8 +145,12 @@ pub async fn run(command: Command, profile: Arc<Profile>) -> anyhow::Result<bool
                         console.apply(op);
                     }
                 }
-                Some(Event::Busy(_)) => {}
-                Some(Event::Ended(info)) => {
+                Some(Event::Activity(_)) => {}
+                Some(Event::UsageLimit(reset)) => {
+                    let _ = writeln!(console.out, "── usage limit reached; it resets {reset}");
+                }
+                Some(Event::Ended(ending)) => {
+                    let info = ending.info;
                     let _ = writeln!(console.out, "── session ended: {info}");
                     return Ok(stopped || info.success());
                 }

@@ -66,6 +66,7 @@ impl TimedOp {
 
 /// Screen, view, render and pacer of one session.
 pub struct Pipeline {
+    profile: Arc<Profile>,
     screen: Screen,
     view: View,
     render: Render,
@@ -89,7 +90,8 @@ impl Pipeline {
         Pipeline {
             screen,
             mirror,
-            view: View::new(profile),
+            view: View::new(profile.clone()),
+            profile,
             render: Render::new(),
             pacer: Pacer::new(limits),
             now: Duration::ZERO,
@@ -103,6 +105,16 @@ impl Pipeline {
 
     pub fn view(&self) -> &View {
         &self.view
+    }
+
+    /// The profile the pipeline reads the screen with.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Whether the screen is read as a conversation or mirrored.
+    pub fn view_kind(&self) -> ViewKind {
+        self.profile.view
     }
 
     pub fn render(&self) -> &Render {

@@ -5,6 +5,7 @@
 //! pacer lets it go). One busy session never delays another: nothing here blocks the
 //! runtime, and the clock is the task's own (time since the session started).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +15,9 @@ use tokio::time::Instant;
 use crate::keys::{paste_bytes, Key};
 use crate::pacer::{Limits, Operation};
 use crate::pipeline::Pipeline;
-use crate::profile::Profile;
+use crate::profile::{Profile, ViewKind};
 use crate::pty::{Command, ExitInfo, Pty};
+use crate::view::State;
 
 /// Claude Code takes an Enter that arrives in the same burst as text for a newline; the
 /// Enter that sends goes this long after the text.
@@ -37,16 +39,44 @@ pub enum Request {
     Stop(Duration),
 }
 
+/// What the program is doing, as far as the bot needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    /// Nothing readable yet: input would be lost or land in the wrong place.
+    Starting,
+    /// Ready for the user's message.
+    Ready,
+    /// Working on something (Claude Code's status line).
+    Busy,
+    /// A prompt waits for the user's answer.
+    Waiting,
+}
+
 /// What a session reports.
 #[derive(Debug)]
 pub enum Event {
     /// Chat operations, due now, in order.
     Ops(Vec<Operation>),
-    /// The program started or stopped working on something (Claude Code's status line).
-    Busy(bool),
+    /// The program's activity changed.
+    Activity(Activity),
+    /// The screen shows a usage limit; it resets at this time (as shown).
+    UsageLimit(String),
     /// The program ended; every chat operation has been reported.
-    Ended(ExitInfo),
+    Ended(Ending),
 }
+
+/// How a program ended, and what it left on the screen.
+#[derive(Clone, Debug)]
+pub struct Ending {
+    pub info: ExitInfo,
+    /// The screen's last non-blank lines.
+    pub last_lines: Vec<String>,
+    /// The conversation id the program printed on its way out (profile `session_id`).
+    pub session_id: Option<String>,
+}
+
+/// How many of the screen's last lines an [`Ending`] keeps.
+const LAST_LINES: usize = 12;
 
 /// The handle of a running session.
 #[derive(Clone)]
@@ -113,7 +143,18 @@ async fn run(
     let mut output_open = true;
     let mut inbox_open = true;
     let mut exit: Option<ExitInfo> = None;
-    let mut busy = false;
+    let mirror = pipeline.view_kind() == ViewKind::Mirror;
+    // A mirrored program has no readable states: it takes input from the start.
+    let mut activity = if mirror {
+        Activity::Ready
+    } else {
+        Activity::Starting
+    };
+    let _ = events.send(Event::Activity(activity)).await;
+    let mut usage_limit: Option<String> = None;
+    // Messages wait here while an earlier one's Enter is still due (else two quick
+    // messages would become one).
+    let mut typing: VecDeque<String> = VecDeque::new();
     let send = |ops: Vec<crate::pipeline::TimedOp>| {
         let events = events.clone();
         async move {
@@ -162,14 +203,12 @@ async fn run(
             },
             request = inbox.recv(), if inbox_open => match request {
                 Some(Request::Text(text)) => {
-                    let bytes = if text.contains('\n') {
-                        paste_bytes(&text, pipeline.screen().bracketed_paste())
+                    if enter_at.is_some() {
+                        typing.push_back(text);
                     } else {
-                        text.into_bytes()
-                    };
-                    pty.write(&bytes);
-                    send(pipeline.input(now(), &bytes)).await;
-                    enter_at = Some(now() + ENTER_GAP);
+                        send(type_text(&pty, &mut pipeline, now(), text)).await;
+                        enter_at = Some(now() + ENTER_GAP);
+                    }
                 }
                 Some(Request::Keys(keys)) => {
                     let app = pipeline.screen().application_cursor();
@@ -204,18 +243,42 @@ async fn run(
                     enter_at = None;
                     pty.write(b"\r");
                     send(pipeline.input(now(), b"\r")).await;
+                    if let Some(text) = typing.pop_front() {
+                        send(type_text(&pty, &mut pipeline, now(), text)).await;
+                        enter_at = Some(now() + ENTER_GAP);
+                    }
                 }
                 send(pipeline.advance(now())).await;
             }
         }
-        let is_busy = matches!(pipeline.view().state(), crate::view::State::Busy(_));
-        if is_busy != busy {
-            busy = is_busy;
-            let _ = events.send(Event::Busy(busy)).await;
+        let now_doing = match pipeline.view().state() {
+            _ if mirror => Activity::Ready,
+            State::Starting | State::Exited(_) => Activity::Starting,
+            State::Idle => Activity::Ready,
+            State::Busy(_) => Activity::Busy,
+            State::Waiting => Activity::Waiting,
+        };
+        if now_doing != activity && exit.is_none() {
+            activity = now_doing;
+            let _ = events.send(Event::Activity(activity)).await;
+            // A usage limit ends a turn: looked for when the program stops working.
+            if activity != Activity::Busy {
+                let lines = pipeline.screen().lines();
+                let shown = pipeline
+                    .profile()
+                    .lifecycle
+                    .find_usage_limit(lines.iter().map(String::as_str));
+                if shown.is_some() && shown != usage_limit {
+                    let _ = events
+                        .send(Event::UsageLimit(shown.clone().unwrap_or_default()))
+                        .await;
+                }
+                usage_limit = shown;
+            }
         }
         if let Some(info) = &exit {
             if pipeline.next_deadline().is_none() {
-                let _ = events.send(Event::Ended(info.clone())).await;
+                let _ = events.send(Event::Ended(ending(&pipeline, info))).await;
                 return;
             }
         }
@@ -226,5 +289,50 @@ async fn run(
             exit = Some(info);
             output_open = false;
         }
+    }
+}
+
+/// Types `text` (pasted when it has several lines and the program asked for bracketed
+/// paste); the Enter that sends it comes [`ENTER_GAP`] later.
+fn type_text(
+    pty: &Pty,
+    pipeline: &mut Pipeline,
+    now: Duration,
+    text: String,
+) -> Vec<crate::pipeline::TimedOp> {
+    let bytes = if text.contains('\n') {
+        paste_bytes(&text, pipeline.screen().bracketed_paste())
+    } else {
+        text.into_bytes()
+    };
+    pty.write(&bytes);
+    pipeline.input(now, &bytes)
+}
+
+/// The report of a program's end: its exit, the screen's last lines, the conversation id.
+fn ending(pipeline: &Pipeline, info: &ExitInfo) -> Ending {
+    let screen = pipeline.screen();
+    let mut lines: Vec<String> = screen.lines();
+    // A fullscreen program's last frame is gone from the screen: it comes first.
+    if let Some(frame) = screen.last_alternate_frame() {
+        let mut all: Vec<String> = frame.lines().map(str::to_string).collect();
+        all.append(&mut lines);
+        lines = all;
+    }
+    let session_id = pipeline
+        .profile()
+        .lifecycle
+        .find_session_id(lines.iter().map(String::as_str));
+    let mut last_lines: Vec<String> = lines
+        .into_iter()
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let keep = last_lines.len().saturating_sub(LAST_LINES);
+    last_lines.drain(..keep);
+    Ending {
+        info: info.clone(),
+        last_lines,
+        session_id,
     }
 }

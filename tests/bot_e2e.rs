@@ -4,123 +4,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::root;
-use telepty::fake_telegram::{ChatMessage, FakeTelegram, Fault};
-
-const TOKEN: &str = "4242:test-token";
-const USER: i64 = 42;
-const STRANGER: i64 = 99;
-
-/// The running bot; killed if a test fails before it stops it.
-struct Bot {
-    child: Child,
-    _dir: tempfile::TempDir,
-    sessions: std::path::PathBuf,
-    pids: std::path::PathBuf,
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        // SIGTERM first, so the bot stops its sessions; SIGKILL if it hangs.
-        // SAFETY: kill(2) on the child's pid; touches no memory.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        for _ in 0..400 {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_bot(fake: &FakeTelegram) -> Bot {
-    start_bot_with(fake, &[])
-}
-
-fn start_bot_with(fake: &FakeTelegram, env: &[(&str, String)]) -> Bot {
-    let dir = tempfile::tempdir().unwrap();
-    let sessions = dir.path().join("sessions");
-    let pids = dir.path().join("pids");
-    let script = root().join("tests/programs/fake-claude.sh");
-    let child = Command::new(env!("CARGO_BIN_EXE_telepty"))
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("TELEPTY_TOKEN", TOKEN)
-        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
-        .env("TELEPTY_API_URL", fake.url())
-        .env("TELEPTY_SESSIONS_ROOT", &sessions)
-        .env("TELEPTY_STATE_DIR", dir.path().join("state"))
-        .env("TELEPTY_COMMAND", format!("bash {}", script.display()))
-        .env("TELEPTY_PTY_SIZE", "60x20")
-        .env("FAKE_PIDS", &pids)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Bot {
-        child,
-        _dir: dir,
-        sessions,
-        pids,
-    }
-}
-
-/// Waits until the chat satisfies `want` (polling the fake server), or fails.
-async fn wait_chat(
-    fake: &FakeTelegram,
-    chat: i64,
-    what: &str,
-    want: impl Fn(&[ChatMessage]) -> bool,
-) -> Vec<ChatMessage> {
-    // Generous: a dropped connection costs the client's own timeout (17 s) first.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let messages = fake.chat(chat);
-        if want(&messages) {
-            return messages;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let texts: Vec<String> = messages
-                .iter()
-                .map(|m| format!("#{} {:?}", m.id, m.text))
-                .collect();
-            let calls: Vec<String> = fake
-                .calls()
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{} {:?} {}",
-                        c.method,
-                        c.error,
-                        c.body.to_string().chars().take(80).collect::<String>()
-                    )
-                })
-                .collect();
-            panic!(
-                "no {what} within 60 s; the chat:\n{}\ncalls:\n{}",
-                texts.join("\n"),
-                calls.join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn has(text: &str) -> impl Fn(&[ChatMessage]) -> bool + '_ {
-    move |ms| ms.iter().any(|m| m.text.contains(text))
-}
+use common::bot::{has, start_bot, start_bot_with, wait_chat, STRANGER, TOKEN, USER};
+use telepty::fake_telegram::{FakeTelegram, Fault};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
@@ -423,7 +310,7 @@ async fn an_answer_survives_a_429_storm_and_a_dropped_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_sessions_answer_and_the_bot_stays_small() {
     let fake = FakeTelegram::start(TOKEN).await.unwrap();
-    let bot = start_bot(&fake);
+    let bot = start_bot_with(&fake, &[("TELEPTY_MAX_SESSIONS", "5".into())]);
     for i in 1..=5 {
         fake.user_message(USER, &format!("/new s{i}"));
         wait_chat(

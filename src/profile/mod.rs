@@ -29,6 +29,20 @@ struct ProfileFile {
     colour_marks: String,
     #[serde(default)]
     line: Vec<LineRow>,
+    #[serde(default)]
+    lifecycle: LifecycleFile,
+}
+
+/// How the program is resumed and what its screen says about its end and its limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LifecycleFile {
+    #[serde(default)]
+    resume: Vec<String>,
+    #[serde(default)]
+    resume_id: Vec<String>,
+    session_id: Option<String>,
+    usage_limit: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +188,61 @@ pub struct Profile {
     pub colour_marks: Vec<char>,
     pub version: Option<Regex>,
     pub lines: Vec<LinePattern>,
+    pub lifecycle: Lifecycle,
+}
+
+/// What the profile knows about starting the program again and about its limits.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    /// Arguments added to the command to continue the directory's last conversation.
+    pub resume: Vec<String>,
+    /// Arguments to resume a known conversation (`{id}` stands for its id).
+    pub resume_id: Vec<String>,
+    /// Finds the conversation's id (a group named `id`) on the screen the program
+    /// leaves behind.
+    pub session_id: Option<Regex>,
+    /// A screen line saying a usage limit was hit; the group `reset` says when it ends.
+    pub usage_limit: Option<Regex>,
+}
+
+impl Lifecycle {
+    /// The arguments that resume the conversation `id`, or the last one.
+    pub fn resume_args(&self, id: Option<&str>) -> Vec<String> {
+        match id {
+            Some(id) if !self.resume_id.is_empty() => self
+                .resume_id
+                .iter()
+                .map(|a| a.replace("{id}", id))
+                .collect(),
+            _ => self.resume.clone(),
+        }
+    }
+
+    /// The conversation id shown in `lines`, the last one if several.
+    pub fn find_session_id<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        let regex = self.session_id.as_ref()?;
+        lines
+            .into_iter()
+            .filter_map(|l| {
+                regex
+                    .captures(l)?
+                    .name("id")
+                    .map(|m| m.as_str().to_string())
+            })
+            .last()
+    }
+
+    /// When the usage limit shown in `lines` resets (the text as shown), if one is shown.
+    pub fn find_usage_limit<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        let regex = self.usage_limit.as_ref()?;
+        lines.into_iter().find_map(|l| {
+            let caps = regex.captures(l.trim())?;
+            Some(
+                caps.name("reset")
+                    .map_or_else(String::new, |m| m.as_str().trim().to_string()),
+            )
+        })
+    }
 }
 
 /// A screen line as the profile reads it.
@@ -200,6 +269,7 @@ impl Profile {
             colour_marks: Vec::new(),
             version: None,
             lines: Vec::new(),
+            lifecycle: Lifecycle::default(),
         }
     }
 
@@ -233,6 +303,17 @@ impl Profile {
             }
             None => None,
         };
+        let mut pattern = |what: &str, text: &Option<String>| match text.as_deref().map(Regex::new)
+        {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                errors.push(format!("{origin}: lifecycle.{what}: {e}"));
+                None
+            }
+            None => None,
+        };
+        let session_id = pattern("session_id", &file.lifecycle.session_id);
+        let usage_limit = pattern("usage_limit", &file.lifecycle.usage_limit);
         if !errors.is_empty() {
             anyhow::bail!("{}", errors.join("\n"));
         }
@@ -242,6 +323,12 @@ impl Profile {
             colour_marks: file.colour_marks.chars().collect(),
             version,
             lines,
+            lifecycle: Lifecycle {
+                resume: file.lifecycle.resume,
+                resume_id: file.lifecycle.resume_id,
+                session_id,
+                usage_limit,
+            },
         })
     }
 
@@ -407,6 +494,43 @@ mod tests {
             p.version(["", " ▐▛███▛█   Claude Code v2.1.331"]),
             Some("2.1.331".into())
         );
+    }
+
+    #[test]
+    fn the_lifecycle_resumes_and_reads_ends_and_limits() {
+        let l = Profile::claude().lifecycle;
+        assert_eq!(l.resume_args(None), ["--continue"]);
+        let id = "0b6f6a52-3f4c-4c1e-9d0e-6a7d2b1c9e11";
+        assert_eq!(l.resume_args(Some(id)), ["--resume", id]);
+        let end = [
+            "Resume this session with:",
+            &format!("claude --resume {id}"),
+        ];
+        assert_eq!(l.find_session_id(end.iter().copied()), Some(id.to_string()));
+        assert_eq!(l.find_session_id(["claude --resume"]), None);
+        for (line, reset) in [
+            (
+                "Claude usage limit reached. Your limit will reset at 5pm (Europe/Berlin).",
+                "5pm (Europe/Berlin)",
+            ),
+            ("  ⎿  5-hour limit reached ∙ resets 3am", "3am"),
+            (
+                "You've hit your limit · resets 11:30pm (UTC)",
+                "11:30pm (UTC)",
+            ),
+            (
+                "  ⎿  Weekly limit reached ∙ resets Dec 2, 5pm",
+                "Dec 2, 5pm",
+            ),
+        ] {
+            assert_eq!(
+                l.find_usage_limit([line]),
+                Some(reset.to_string()),
+                "{line}"
+            );
+        }
+        assert_eq!(l.find_usage_limit(["● The limit of f(x) is 3."]), None);
+        assert!(Profile::plain().lifecycle.resume_args(None).is_empty());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod bot;
+
 /// The crate's root; the reference recordings are in `../shared/` beside it.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,22 +1,39 @@
 #!/usr/bin/env bash
 # A tiny stand-in for Claude Code's screen, for end-to-end tests of the bot: the input box
-# between two rules, a footer; each line typed comes back as "❯ line" and "● You said: …";
-# "menu" draws a numbered permission prompt and answers with the digit pressed.
+# between two rules, a footer; each line typed comes back as "❯ line" and "● You said: …".
+#   menu   draws a numbered permission prompt and answers with the digit pressed
+#   slow   works for 6 s (status line, "esc to interrupt")
+#   crash  prints an error and exits 3          bye    exits 0 with Claude's resume line
+#   limit  works, then shows a usage limit that resets at the next minute (UTC)
+# With --continue or --resume the turns go on from the directory's last conversation
+# (.fake-turns), as Claude Code's do. Logs: $FAKE_PIDS (pid per start), $FAKE_ARGS
+# (arguments per start), $FAKE_INPUTS (every line read). $FAKE_START_DELAY: seconds
+# before the first screen.
 echo $$ >> "${FAKE_PIDS:-/dev/null}"
+echo "$*" >> "${FAKE_ARGS:-/dev/null}"
 box() {
   printf '\r\n────────────────────────────────────────\r\n❯\xc2\xa0\r\n────────────────────────────────────────\r\n  ? for shortcuts\r\n'
 }
+working() {
+  printf '\033[2J\033[H❯ %s\r\n\r\n✶ Thinking… (%ss · ↓ 5 tokens)\r\n' "$1" "$2"
+  printf '\r\n────────────────────────────────────────\r\n❯\xc2\xa0\r\n────────────────────────────────────────\r\n  esc to interrupt\r\n'
+}
 turn=0
+case " $* " in
+  *" --continue "*|*" --resume "*) turn=$(cat .fake-turns 2>/dev/null || echo 0) ;;
+esac
+sleep "${FAKE_START_DELAY:-0}"
 printf '\033[2J\033[HWelcome to the fake\r\n'
 box
 while IFS= read -r line; do
+  echo "$line" >> "${FAKE_INPUTS:-/dev/null}"
   turn=$((turn + 1))
+  echo "$turn" > .fake-turns
   printf '\033[2J\033[H❯ %s\r\n\r\n' "$line"
   if [ "$line" = slow ]; then
     # Working for a while: the status line and the footer say so.
     for s in 1 2 3 4 5 6; do
-      printf '\033[2J\033[H❯ %s\r\n\r\n✶ Thinking… (%ss · ↓ 5 tokens)\r\n' "$line" "$s"
-      printf '\r\n────────────────────────────────────────\r\n❯\xc2\xa0\r\n────────────────────────────────────────\r\n  esc to interrupt\r\n'
+      working "$line" "$s"
       sleep 1
     done
     printf '\033[2J\033[H❯ %s\r\n\r\n● Done thinking (turn %s)\r\n\r\n✻ Worked for 6s\r\n' "$line" "$turn"
@@ -24,6 +41,17 @@ while IFS= read -r line; do
     printf '────────────────────────────────────────\r\n Do you want to proceed?\r\n ❯ 1. Yes\r\n   2. No\r\n\r\n Esc to cancel\r\n'
     IFS= read -rsn1 key
     printf '\033[2J\033[H❯ %s\r\n\r\n● You chose %s in turn %s\r\n\r\n✻ Worked for 1s\r\n' "$line" "$key" "$turn"
+  elif [ "$line" = crash ]; then
+    printf '● Working on it\r\n\r\nboom: something broke in turn %s\r\n' "$turn"
+    exit 3
+  elif [ "$line" = bye ]; then
+    printf '\r\nResume this session with:\r\nclaude --resume 0b6f6a52-3f4c-4c1e-9d0e-6a7d2b1c9e11\r\n'
+    exit 0
+  elif [ "$line" = limit ]; then
+    working "$line" 1
+    sleep 1
+    reset=$(date -u -d '+1 minute' '+%-I:%M%P')
+    printf '\033[2J\033[H❯ %s\r\n\r\n  ⎿  5-hour limit reached ∙ resets %s (UTC)\r\n' "$line" "$reset"
   else
     printf '● You said: %s (turn %s)\r\n\r\n✻ Worked for 1s\r\n' "$line" "$turn"
   fi

@@ -1,0 +1,202 @@
+//! The registry: what telepty must remember across restarts, in one JSON file under the
+//! state directory, replaced atomically (written beside, synced, renamed).
+//!
+//! It holds every session (name, directory, command, chat, state, last activity, the
+//! program's conversation id) and the [`Ledger`] of Telegram updates, so that after a
+//! restart — clean or `kill -9` — every session is known and no message is handled twice
+//! or dropped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// The file's name under the state directory.
+pub const FILE_NAME: &str = "registry.json";
+
+/// One session as remembered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    pub chat: i64,
+    pub dir: PathBuf,
+    /// The program and its arguments, without the profile's resume arguments.
+    pub command: Vec<String>,
+    /// The state when last written (`ready`, `suspended`, `crashed` …), for people.
+    pub state: String,
+    /// Seconds since the Unix epoch.
+    pub last_activity: u64,
+    /// The program's conversation id, from its exit line (`claude --resume <id>`).
+    #[serde(default)]
+    pub conversation: Option<String>,
+    /// Whether the user ever sent the program something: only then is there a
+    /// conversation to continue.
+    #[serde(default)]
+    pub used: bool,
+    /// This session's idle timeout in seconds, when it differs from the configuration's
+    /// (0: never).
+    #[serde(default)]
+    pub idle_timeout: Option<u64>,
+    /// The chat's active session.
+    #[serde(default)]
+    pub active: bool,
+    /// Resuming stopped after a crash loop, until the user restarts it.
+    #[serde(default)]
+    pub crash_loop: bool,
+    /// When to type "continue" (seconds since the epoch): the user asked to go on when
+    /// a usage limit resets.
+    #[serde(default)]
+    pub continue_at: Option<u64>,
+    /// Messages for the program that wait until it is ready, in order.
+    #[serde(default)]
+    pub pending: Vec<String>,
+}
+
+/// Which Telegram updates have been handled, so that none is handled twice or dropped
+/// across a restart: every update below `offset` is. Telegram forgets updates only
+/// when a later `getUpdates` confirms them, so after a `kill -9` it gives some again;
+/// those below the offset are skipped. A message that waits for its session to start is
+/// handled by being written into the registry (the session's `pending`), in the same
+/// atomic write that moves the offset past it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub offset: i64,
+}
+
+impl Ledger {
+    /// Whether update `id` is still to be handled.
+    pub fn is_new(&self, id: i64) -> bool {
+        id >= self.offset
+    }
+
+    /// Update `id` is handled.
+    pub fn done(&mut self, id: i64) {
+        self.offset = self.offset.max(id + 1);
+    }
+}
+
+/// Everything the registry file holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registry {
+    #[serde(default)]
+    pub sessions: Vec<Record>,
+    #[serde(default)]
+    pub updates: Ledger,
+}
+
+/// A registry that cannot be read or written, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot read the registry {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the registry {path} is not valid ({message}); telepty will not overwrite it: \
+         repair it or move it away (the sessions it lists are then forgotten)"
+    )]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot write the registry {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Registry {
+    /// The registry in `state_dir` (empty when there is none yet).
+    pub fn load(state_dir: &Path) -> Result<Registry, RegistryError> {
+        let path = state_dir.join(FILE_NAME);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::default()),
+            Err(source) => return Err(RegistryError::Read { path, source }),
+        };
+        serde_json::from_str(&text).map_err(|e| RegistryError::Invalid {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes the registry into `state_dir` atomically: a reader (or a restart after a
+    /// crash at any moment) sees the old file or the new one, never a mix.
+    pub fn save(&self, state_dir: &Path) -> Result<(), RegistryError> {
+        let path = state_dir.join(FILE_NAME);
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(state_dir)?;
+            let tmp = state_dir.join(format!("{FILE_NAME}.tmp"));
+            let mut file = std::fs::File::create(&tmp)?;
+            let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+            file.write_all(&text)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            // The rename itself must reach the disk.
+            std::fs::File::open(state_dir)?.sync_all()
+        };
+        write().map_err(|source| RegistryError::Write { path, source })
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str) -> Record {
+        Record {
+            name: name.into(),
+            chat: 7,
+            dir: PathBuf::from("/tmp/x"),
+            command: vec!["claude".into()],
+            state: "ready".into(),
+            last_activity: 1,
+            conversation: None,
+            used: false,
+            idle_timeout: None,
+            active: true,
+            crash_loop: false,
+            continue_at: None,
+            pending: vec!["hello".into()],
+        }
+    }
+
+    #[test]
+    fn the_ledger_skips_what_was_handled() {
+        let mut l = Ledger::default();
+        assert!(l.is_new(10));
+        l.done(10);
+        l.done(12);
+        assert_eq!(l.offset, 13);
+        assert!(!l.is_new(10) && !l.is_new(12) && l.is_new(13));
+        l.done(11);
+        assert_eq!(l.offset, 13);
+    }
+
+    #[test]
+    fn saved_and_loaded_alike_and_a_bad_file_is_named_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Registry::load(dir.path()).unwrap(), Registry::default());
+        let mut r = Registry::default();
+        r.sessions.push(record("alpha"));
+        r.updates.done(5);
+        r.save(dir.path()).unwrap();
+        assert_eq!(Registry::load(dir.path()).unwrap(), r);
+        assert!(!dir.path().join("registry.json.tmp").exists());
+
+        std::fs::write(dir.path().join(FILE_NAME), "{ not json").unwrap();
+        let err = Registry::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("registry.json") && err.contains("move it away"),
+            "{err}"
+        );
+    }
+}
