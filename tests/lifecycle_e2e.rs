@@ -126,7 +126,7 @@ async fn at_the_limit_the_least_recently_used_idle_session_makes_room_never_a_bu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_every_session_is_restored_and_the_waiting_message_delivered_once() {
     let fake = FakeTelegram::start(TOKEN).await.unwrap();
-    let mut bot = start_bot_with(&fake, &[]);
+    let mut bot = start_bot_with(&fake, &[("FAKE_START_DELAY", "2".into())]);
     fake.user_message(USER, "/new alpha");
     wait_chat(&fake, USER, "alpha's start", has("Session alpha started")).await;
     fake.user_message(USER, "first");
@@ -157,10 +157,32 @@ async fn after_kill_9_every_session_is_restored_and_the_waiting_message_delivere
     .await;
     fake.user_message(USER, "/sessions");
     wait_chat(&fake, USER, "the list", has("beta — suspended")).await;
+
+    // Killed again while beta resumes for a message (its program takes 2 s to draw):
+    // the message waits in the registry and is delivered after the restart, once.
+    fake.user_message(USER, "/use beta");
+    fake.user_message(USER, "for beta");
+    wait_chat(&fake, USER, "beta resuming", has("Resuming beta")).await;
+    bot.kill_9();
+    assert_gone(&bot.program_pids(), Duration::from_secs(10)).await;
+    bot.restart();
+    wait_chat(
+        &fake,
+        USER,
+        "beta's answer",
+        has("You said: for beta (turn 1)"),
+    )
+    .await;
+
     // Settled: nothing handled twice.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(bot.program_inputs(), ["first", "after the restart"]);
+    fake.user_message(USER, "/status");
+    wait_chat(&fake, USER, "the status", has("session(s) running")).await;
+    assert_eq!(
+        bot.program_inputs(),
+        ["first", "after the restart", "for beta"]
+    );
     assert_eq!(count(&fake, USER, "Now in alpha"), 1);
+    assert_eq!(count(&fake, USER, "Now in beta"), 1);
     assert_eq!(count(&fake, USER, "Session alpha started"), 1);
     stop_clean(&mut bot).await;
 }

@@ -124,6 +124,8 @@ struct Router {
     save_failed: bool,
     /// Directories of deleted sessions offered for deletion.
     doomed: sessions::Doomed,
+    /// Shutting down: no program starts any more (waiting messages stay in the registry).
+    closing: bool,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
@@ -170,6 +172,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         ledger: registry.updates,
         save_failed: false,
         doomed: sessions::Doomed::new(),
+        closing: false,
     };
     state.restore(registry.sessions).await;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -222,6 +225,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down: stopping sessions, flushing the chat");
     drop(poll);
+    state.closing = true;
     state.suspend_all().await;
     // Let the sessions report their end and the outbox empty, within a bound.
     let deadline = tokio::time::Instant::now() + FLUSH_LIMIT;

@@ -128,6 +128,10 @@ impl Router {
     /// `resume` and there is a conversation to resume. At the limit, the least recently
     /// used idle session is suspended first; false if none can be.
     pub(super) async fn start(&mut self, chat: i64, name: &str, resume: bool) -> bool {
+        if self.closing {
+            // Its waiting messages stay in the registry for the next start of telepty.
+            return false;
+        }
         let key = (chat, name.to_string());
         let running = self
             .sessions
