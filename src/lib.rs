@@ -32,6 +32,7 @@ pub mod lifecycle;
 pub mod local;
 pub mod mock;
 pub mod pacer;
+pub mod picture;
 pub mod pipeline;
 pub mod profile;
 pub mod pty;

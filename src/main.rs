@@ -74,6 +74,10 @@ enum Cmd {
         /// Print every distinct screen with its time (for studying a recording).
         #[arg(long)]
         frames: bool,
+        /// Write the screen (the final one, or the one at `--at`) as a PNG picture, as
+        /// `/screen` sends it.
+        #[arg(long, value_name = "FILE.png")]
+        picture: Option<PathBuf>,
     },
     /// Run the Telegram bot (configured by the file and TELEPTY_* variables).
     Run {
@@ -234,9 +238,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             screen,
             at,
             frames,
+            picture,
         } => {
             let profile = load_profile(&profile)?;
             let cast = Cast::read_file(&file)?;
+            if let Some(out) = picture {
+                let screen = replay::replay(&cast, at, |_, _| {});
+                let png = telepty::picture::render_png(screen.vt());
+                std::fs::write(&out, png)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             if frames {
                 let mut last = String::new();
                 replay::replay(&cast, at, |t, screen| {
