@@ -74,6 +74,8 @@ pub struct Config {
     pub edit_interval: Duration,
     /// Bot API calls per second across all chats (Telegram allows about 30).
     pub sends_per_second: usize,
+    /// The largest file a user may upload, in bytes (Telegram lets bots download 20 MB).
+    pub upload_max: u64,
     /// Where each value came from, by key (for `telepty config`).
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -96,6 +98,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("messages_per_minute", "TELEPTY_MESSAGES_PER_MINUTE"),
     ("edit_interval", "TELEPTY_EDIT_INTERVAL"),
     ("sends_per_second", "TELEPTY_SENDS_PER_SECOND"),
+    ("upload_max", "TELEPTY_UPLOAD_MAX"),
 ];
 
 /// A configuration error, naming the key and where its value came from.
@@ -217,6 +220,9 @@ impl Config {
                 .get("edit_interval", duration)?
                 .unwrap_or(Duration::from_secs(4)),
             sends_per_second: input.get("sends_per_second", count)?.unwrap_or(30),
+            upload_max: input
+                .get("upload_max", bytes)?
+                .unwrap_or(TELEGRAM_DOWNLOAD_LIMIT),
             sources: input.sources,
         })
     }
@@ -335,6 +341,11 @@ impl Config {
                 "sends_per_second",
                 self.sends_per_second.to_string(),
                 src("sends_per_second"),
+            ),
+            (
+                "upload_max",
+                format!("{} bytes", self.upload_max),
+                src("upload_max"),
             ),
         ];
         lines
@@ -581,6 +592,31 @@ fn boolean(raw: Raw) -> Result<bool, String> {
     }
 }
 
+/// Telegram lets bots download files of up to 20 MB.
+pub const TELEGRAM_DOWNLOAD_LIMIT: u64 = 20 * 1024 * 1024;
+
+/// A size: bytes, or with a unit (`500KB`, `5MB`, `5 MiB`; KB and MB are 1024-based, as
+/// Telegram counts them); at most Telegram's 20 MB.
+fn bytes(raw: Raw) -> Result<u64, String> {
+    let text = text(raw)?;
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("{text:?} is not a size such as 5MB or 500KB")),
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 && n.saturating_mul(factor) <= TELEGRAM_DOWNLOAD_LIMIT => Ok(n * factor),
+        Ok(n) if n > 0 => Err(format!(
+            "{text:?} is more than Telegram lets a bot download (20MB)"
+        )),
+        _ => Err(format!("{text:?} is not a size such as 5MB or 500KB")),
+    }
+}
+
 /// A positive whole number.
 fn count(raw: Raw) -> Result<usize, String> {
     let text = text(raw)?;
@@ -714,7 +750,7 @@ mod tests {
             &file,
             "allowed_users = [1, \"2\"]\ncommand = [\"bash\", \"-c\", \"echo a b\"]\n\
              allow_groups = true\nmessages_per_minute = 10\nedit_interval = \"2s\"\n\
-             sends_per_second = 5\ntoken = \"1:x\"\n",
+             sends_per_second = 5\ntoken = \"1:x\"\nupload_max = \"5MB\"\n",
         )
         .unwrap();
         let c = Config::load(Some(&file), &env(&[])).unwrap();
@@ -722,6 +758,11 @@ mod tests {
         assert_eq!(c.command, ["bash", "-c", "echo a b"]);
         assert!(c.allow_groups);
         assert_eq!(c.sends_per_second, 5);
+        assert_eq!(c.upload_max, 5 * 1024 * 1024);
+        let err = Config::load(None, &env(&[("TELEPTY_UPLOAD_MAX", "1GB")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TELEPTY_UPLOAD_MAX"), "{err}");
         let limits = c.chat_limits();
         assert_eq!(limits.per_window, 10);
         assert_eq!(limits.edit_interval, Duration::from_secs(2));

@@ -4,19 +4,22 @@
 //! teloxide expects, Telegram's validation of HTML texts (allowed tags, balance, entities,
 //! 1–4096 characters after parsing) with its exact error strings, and its flood limit
 //! (20 operations per chat per rolling minute, answered with `429 retry after N`). Tests
-//! drive it from the user's side (`user_message`, `press_button`), read the chat as a
-//! user would see it (`chat`), inject faults (`fail_next`), and read every call
-//! (`calls`). It listens on 127.0.0.1 on a free port; point the bot at [`FakeTelegram::url`].
+//! drive it from the user's side (`user_message`, `press_button`, `user_upload`), read
+//! the chat as a user would see it (`chat`, with the files the bot sent), inject faults
+//! (`fail_next`), and read every call (`calls`). Files go both ways as Telegram moves
+//! them: `getFile` then a download from `/file/bot<token>/<path>` (20 MB at most), and
+//! `sendDocument`/`sendPhoto` as multipart uploads (50 MB; photos 10 MB, width + height ≤
+//! 10000, sides at most 20:1). It listens on 127.0.0.1 on a free port; point the bot at [`FakeTelegram::url`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -38,7 +41,65 @@ pub struct ChatMessage {
     /// Button labels and data, row by row.
     pub buttons: Vec<Vec<(String, String)>>,
     pub silent: bool,
+    /// The file of a document or photo message (its caption is the text).
+    pub file: Option<SentFile>,
 }
+
+/// A file the bot sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentFile {
+    /// `document` or `photo`.
+    pub kind: String,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a user can send besides text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadKind {
+    Document,
+    Photo,
+    Voice,
+    Audio,
+    Video,
+}
+
+/// A file a user sends.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub kind: UploadKind,
+    /// The file name as the user's client gives it (documents, audio, video).
+    pub name: Option<String>,
+    pub mime: Option<String>,
+    pub bytes: Vec<u8>,
+    pub caption: Option<String>,
+    /// Files sent together as an album share one.
+    pub media_group: Option<String>,
+    /// The size Telegram reports, when it should differ from the bytes' (to fake a file
+    /// too big to download without the bytes).
+    pub claimed_size: Option<u64>,
+}
+
+impl Upload {
+    pub fn new(kind: UploadKind, bytes: impl Into<Vec<u8>>) -> Upload {
+        Upload {
+            kind,
+            name: None,
+            mime: None,
+            bytes: bytes.into(),
+            caption: None,
+            media_group: None,
+            claimed_size: None,
+        }
+    }
+}
+
+/// Telegram lets bots download files up to this size.
+pub const DOWNLOAD_LIMIT: u64 = 20 * 1024 * 1024;
+/// Telegram takes documents from bots up to this size.
+pub const DOCUMENT_LIMIT: usize = 50 * 1024 * 1024;
+/// Telegram takes photos from bots up to this size.
+pub const PHOTO_LIMIT: usize = 10 * 1024 * 1024;
 
 /// One call the bot made.
 #[derive(Clone, Debug)]
@@ -76,6 +137,9 @@ struct Inner {
     commands: Value,
     chat_actions: Vec<(i64, String)>,
     callback_answers: Vec<String>,
+    /// Files users sent: id → (path, size reported, bytes).
+    files: HashMap<String, (String, u64, Vec<u8>)>,
+    next_file: u64,
 }
 
 /// The fake server; dropping it stops it.
@@ -113,7 +177,11 @@ impl FakeTelegram {
         };
         let app = Router::new()
             .route("/{bot}/{method}", post(handle))
-            .with_state(shared);
+            .route("/file/{bot}/{*path}", get(download))
+            .with_state(shared)
+            .layer(axum::extract::DefaultBodyLimit::max(
+                DOCUMENT_LIMIT + 1024 * 1024,
+            ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
@@ -149,6 +217,77 @@ impl FakeTelegram {
             "from": user_json(user),
             "text": text,
         });
+        push_update(&mut inner, json!({"message": message}));
+        drop(inner);
+        self.notify.notify_waiters();
+        id
+    }
+
+    /// A user sends a file (a document, photo, voice message, audio or video), with its
+    /// caption, in a private chat with the bot.
+    pub fn user_upload(&self, user: i64, upload: Upload) -> i64 {
+        let mut inner = self.lock();
+        let id = next_message_id(&mut inner, user);
+        inner.next_file += 1;
+        let n = inner.next_file;
+        let file_id = format!("file{n}");
+        let size = upload.claimed_size.unwrap_or(upload.bytes.len() as u64);
+        let (folder, ext) = match upload.kind {
+            UploadKind::Document => ("documents", "bin"),
+            UploadKind::Photo => ("photos", "jpg"),
+            UploadKind::Voice => ("voice", "oga"),
+            UploadKind::Audio => ("music", "mp3"),
+            UploadKind::Video => ("videos", "mp4"),
+        };
+        let path = format!("{folder}/file_{n}.{ext}");
+        inner
+            .files
+            .insert(file_id.clone(), (path, size, upload.bytes.clone()));
+        let mut file = json!({
+            "file_id": file_id,
+            "file_unique_id": format!("u{n}"),
+            "file_size": size,
+        });
+        if let Some(name) = &upload.name {
+            file["file_name"] = json!(name);
+        }
+        if let Some(mime) = &upload.mime {
+            file["mime_type"] = json!(mime);
+        }
+        let mut message = json!({
+            "message_id": id,
+            "date": unix_now(),
+            "chat": {"id": user, "type": "private", "first_name": format!("user{user}")},
+            "from": user_json(user),
+        });
+        match upload.kind {
+            UploadKind::Document => message["document"] = file,
+            UploadKind::Photo => {
+                file["width"] = json!(800);
+                file["height"] = json!(600);
+                message["photo"] = json!([file]);
+            }
+            UploadKind::Voice => {
+                file["duration"] = json!(3);
+                message["voice"] = file;
+            }
+            UploadKind::Audio => {
+                file["duration"] = json!(3);
+                message["audio"] = file;
+            }
+            UploadKind::Video => {
+                file["duration"] = json!(3);
+                file["width"] = json!(640);
+                file["height"] = json!(480);
+                message["video"] = file;
+            }
+        }
+        if let Some(caption) = &upload.caption {
+            message["caption"] = json!(caption);
+        }
+        if let Some(group) = &upload.media_group {
+            message["media_group_id"] = json!(group);
+        }
         push_update(&mut inner, json!({"message": message}));
         drop(inner);
         self.notify.notify_waiters();
@@ -275,12 +414,29 @@ fn retry_after(seconds: u64) -> Response {
 async fn handle(
     State(shared): State<Shared>,
     Path((bot, method)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    request: Request,
 ) -> Response {
-    let body: Value = if body.is_empty() {
-        json!({})
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (body, files) = if multipart {
+        match read_multipart(request).await {
+            Ok(parts) => parts,
+            Err(e) => return error(400, &format!("Bad Request: {e}")),
+        }
     } else {
-        serde_json::from_slice(&body).unwrap_or(json!({}))
+        let bytes = match axum::body::to_bytes(request.into_body(), DOCUMENT_LIMIT).await {
+            Ok(b) => b,
+            Err(_) => return error(413, "Request Entity Too Large"),
+        };
+        let body = if bytes.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(json!({}))
+        };
+        (body, Vec::new())
     };
     let method = method.to_ascii_lowercase();
     {
@@ -300,7 +456,7 @@ async fn handle(
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let response = answer(&mut inner, &method, &body);
+        let response = answer(&mut inner, &method, &body, &files);
         let code = response.status().as_u16();
         inner.calls.push(Call {
             method: method.clone(),
@@ -315,6 +471,54 @@ async fn handle(
         std::future::pending::<()>().await;
     }
     response
+}
+
+/// A file part of a multipart request: field, file name, bytes.
+type FilePart = (String, String, Vec<u8>);
+
+/// The fields of a multipart request as a JSON body (values that are JSON — numbers,
+/// booleans, keyboards — as JSON), and its file parts.
+async fn read_multipart(request: Request) -> Result<(Value, Vec<FilePart>), String> {
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut body = serde_json::Map::new();
+    let mut files = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = field.bytes().await.map_err(|e| e.to_string())?;
+        match file_name {
+            Some(file_name) => files.push((name, file_name, bytes.to_vec())),
+            None => {
+                let text = String::from_utf8_lossy(&bytes).to_string();
+                let value = match name.as_str() {
+                    "caption" | "parse_mode" => json!(text),
+                    _ => serde_json::from_str(&text).unwrap_or(json!(text)),
+                };
+                body.insert(name, value);
+            }
+        }
+    }
+    Ok((Value::Object(body), files))
+}
+
+/// `GET /file/bot<token>/<path>`: a file a user sent.
+async fn download(
+    State(shared): State<Shared>,
+    Path((bot, path)): Path<(String, String)>,
+) -> Response {
+    let inner = shared
+        .inner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if bot.strip_prefix("bot") != Some(inner.token.as_str()) {
+        return error(401, "Unauthorized");
+    }
+    match inner.files.values().find(|(p, _, _)| *p == path) {
+        Some((_, _, bytes)) => (StatusCode::OK, bytes.clone()).into_response(),
+        None => error(404, "Not Found"),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -348,8 +552,23 @@ async fn get_updates(shared: &Shared, body: Value) -> Response {
     }
 }
 
-fn answer(inner: &mut Inner, method: &str, body: &Value) -> Response {
+fn answer(inner: &mut Inner, method: &str, body: &Value, files: &[FilePart]) -> Response {
     match method {
+        "getfile" => {
+            let id = body["file_id"].as_str().unwrap_or("");
+            match inner.files.get(id) {
+                Some((_, size, _)) if *size > DOWNLOAD_LIMIT => {
+                    error(400, "Bad Request: file is too big")
+                }
+                Some((path, size, _)) => ok(json!({
+                    "file_id": id,
+                    "file_unique_id": format!("u{id}"),
+                    "file_size": size,
+                    "file_path": path,
+                })),
+                None => error(400, "Bad Request: invalid file_id"),
+            }
+        }
         "getme" => ok(json!({
             "id": 1, "is_bot": true, "first_name": "telepty", "username": "telepty_bot",
             "can_join_groups": true, "can_read_all_group_messages": false,
@@ -374,7 +593,12 @@ fn answer(inner: &mut Inner, method: &str, body: &Value) -> Response {
                 .push(body["callback_query_id"].as_str().unwrap_or("").to_string());
             ok(json!(true))
         }
-        "sendmessage" | "editmessagetext" | "editmessagereplymarkup" | "deletemessage" => {
+        "sendmessage"
+        | "editmessagetext"
+        | "editmessagereplymarkup"
+        | "deletemessage"
+        | "senddocument"
+        | "sendphoto" => {
             let chat = body["chat_id"].as_i64().unwrap_or(0);
             if let Some(fault) = inner.faults.pop_front() {
                 return match fault {
@@ -401,6 +625,9 @@ fn answer(inner: &mut Inner, method: &str, body: &Value) -> Response {
                 return retry_after(wait.as_secs().max(1));
             }
             recent.push_back(now);
+            if method == "senddocument" || method == "sendphoto" {
+                return send_file(inner, method, chat, body, files);
+            }
             change_chat(inner, method, chat, body)
         }
         _ => error(404, "Not Found: method not found"),
@@ -423,6 +650,7 @@ fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Resp
                 text: text.clone(),
                 buttons,
                 silent: body["disable_notification"].as_bool().unwrap_or(false),
+                file: None,
             };
             inner.chats.entry(chat).or_default().insert(id, message);
             ok(message_json(chat, id, &text, &body["reply_markup"]))
@@ -461,6 +689,111 @@ fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Resp
             }
         }
     }
+}
+
+/// `sendDocument` / `sendPhoto`: the file checked as Telegram checks it, then shown.
+fn send_file(
+    inner: &mut Inner,
+    method: &str,
+    chat: i64,
+    body: &Value,
+    files: &[FilePart],
+) -> Response {
+    let kind = if method == "sendphoto" {
+        "photo"
+    } else {
+        "document"
+    };
+    // The file is its own part, named by the field itself or by `attach://<part>`.
+    let part = body[kind]
+        .as_str()
+        .and_then(|v| v.strip_prefix("attach://"))
+        .unwrap_or(kind);
+    let Some((_, name, bytes)) = files.iter().find(|(field, _, _)| field == part) else {
+        return error(
+            400,
+            &format!("Bad Request: there is no {kind} in the request"),
+        );
+    };
+    let html = body["caption"].as_str().unwrap_or("");
+    let text = if html.is_empty() {
+        String::new()
+    } else {
+        match check_text(html, body) {
+            Ok(t) if t.chars().count() > 1024 => {
+                return error(400, "Bad Request: message caption is too long")
+            }
+            Ok(t) => t,
+            Err(e) => return error(400, &e.replace("{too_long}", "message caption is too long")),
+        }
+    };
+    if kind == "photo" {
+        if bytes.len() > PHOTO_LIMIT {
+            return error(400, "Bad Request: PHOTO_SAVE_FILE_INVALID");
+        }
+        match png_size(bytes) {
+            Some((w, h)) if w + h <= 10_000 && w.max(h) <= 20 * w.min(h).max(1) => {}
+            Some(_) => return error(400, "Bad Request: PHOTO_INVALID_DIMENSIONS"),
+            None => return error(400, "Bad Request: IMAGE_PROCESS_FAILED"),
+        }
+    } else if bytes.len() > DOCUMENT_LIMIT {
+        return error(413, "Request Entity Too Large");
+    }
+    let id = next_message_id(inner, chat);
+    let message = ChatMessage {
+        id,
+        html: html.to_string(),
+        text: text.clone(),
+        buttons: buttons_of(&body["reply_markup"]),
+        silent: body["disable_notification"].as_bool().unwrap_or(false),
+        file: Some(SentFile {
+            kind: kind.to_string(),
+            name: name.clone(),
+            bytes: bytes.clone(),
+        }),
+    };
+    inner.chats.entry(chat).or_default().insert(id, message);
+    inner.next_file += 1;
+    let n = inner.next_file;
+    let file = json!({
+        "file_id": format!("sent{n}"),
+        "file_unique_id": format!("us{n}"),
+        "file_size": bytes.len(),
+    });
+    let mut m = json!({
+        "message_id": id,
+        "date": unix_now(),
+        "chat": {"id": chat, "type": "private", "first_name": format!("user{chat}")},
+        "from": bot_user(),
+    });
+    if kind == "photo" {
+        let (w, h) = png_size(bytes).unwrap_or((1, 1));
+        let mut size = file;
+        size["width"] = json!(w);
+        size["height"] = json!(h);
+        m["photo"] = json!([size]);
+    } else {
+        let mut doc = file;
+        doc["file_name"] = json!(name);
+        m["document"] = doc;
+    }
+    if !text.is_empty() {
+        m["caption"] = json!(text);
+    }
+    if body["reply_markup"].is_object() {
+        m["reply_markup"] = body["reply_markup"].clone();
+    }
+    ok(m)
+}
+
+/// Width and height of a PNG, from its header.
+fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.len() < 24 || &bytes[..8] != b"\x89PNG\r\n\x1a\n" {
+        return None;
+    }
+    let w = u32::from_be_bytes(bytes[16..20].try_into().ok()?);
+    let h = u32::from_be_bytes(bytes[20..24].try_into().ok()?);
+    Some((w, h))
 }
 
 fn message_json(chat: i64, id: i64, text: &str, markup: &Value) -> Value {

@@ -27,6 +27,7 @@ pub mod bot;
 pub mod chat;
 pub mod config;
 pub mod fake_telegram;
+pub mod files;
 pub mod keys;
 pub mod lifecycle;
 pub mod local;

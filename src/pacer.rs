@@ -40,6 +40,25 @@ pub struct Content {
     pub buttons: Vec<Vec<Button>>,
     /// Sent without a notification sound.
     pub silent: bool,
+    /// A file sent with the message (the text is its caption).
+    pub attachment: Option<Attachment>,
+}
+
+/// A file a message carries: a picture or a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub kind: AttachmentKind,
+    /// The file name the chat shows.
+    pub name: String,
+    pub bytes: std::sync::Arc<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachmentKind {
+    /// Shown as a picture (PNG).
+    Photo,
+    /// A file to open or save.
+    Document,
 }
 
 /// What to do to the chat.
@@ -337,6 +356,7 @@ mod tests {
             text: s.to_string(),
             buttons: Vec::new(),
             silent: true,
+            attachment: None,
         }
     }
 

@@ -35,6 +35,8 @@ pub enum Request {
     Press(String, oneshot::Sender<bool>),
     /// The visible screen, as text.
     Screen(oneshot::Sender<String>),
+    /// The visible screen as a PNG picture.
+    Picture(oneshot::Sender<Vec<u8>>),
     /// Stop the program: SIGTERM, this grace, SIGKILL.
     Stop(Duration),
 }
@@ -115,6 +117,15 @@ impl Session {
         let (tx, rx) = oneshot::channel();
         if !self.send(Request::Screen(tx)).await {
             return String::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The visible screen as a PNG picture (empty once the session has ended).
+    pub async fn picture(&self) -> Vec<u8> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Picture(tx)).await {
+            return Vec::new();
         }
         rx.await.unwrap_or_default()
     }
@@ -227,6 +238,9 @@ async fn run(
                 }
                 Some(Request::Screen(reply)) => {
                     let _ = reply.send(pipeline.screen().text());
+                }
+                Some(Request::Picture(reply)) => {
+                    let _ = reply.send(crate::picture::render_png(pipeline.screen().vt()));
                 }
                 Some(Request::Stop(grace)) => {
                     let info = pty.stop(grace).await;

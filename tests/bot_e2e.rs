@@ -40,14 +40,29 @@ async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
     )
     .await;
 
-    // The screen.
-    fake.user_message(USER, "/screen");
+    // The screen, as text and as a picture of the terminal.
+    fake.user_message(USER, "/screen text");
     let chat = wait_chat(&fake, USER, "the screen", |ms| {
         ms.iter()
             .any(|m| m.html.starts_with("<pre>") && m.text.contains("? for shortcuts"))
     })
     .await;
     assert!(chat.iter().all(|m| m.text.chars().count() <= 4096));
+    fake.user_message(USER, "/screen");
+    let chat = wait_chat(&fake, USER, "the picture", |ms| {
+        ms.iter()
+            .any(|m| m.file.as_ref().is_some_and(|f| f.kind == "photo"))
+    })
+    .await;
+    let photo = chat.iter().find_map(|m| m.file.as_ref()).unwrap();
+    let picture = telepty::picture::Picture::from_png(&photo.bytes).unwrap();
+    // 60x20 cells, each about 11x21 pixels.
+    assert!(
+        picture.width > 600 && picture.height > 400,
+        "{}x{}",
+        picture.width,
+        picture.height
+    );
 
     // A second session; /sessions, /use.
     fake.user_message(USER, "/new beta");

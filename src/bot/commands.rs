@@ -39,7 +39,15 @@ impl Router {
                     );
                 }
             }
-            "screen" => self.screen(chat).await,
+            "screen" if args == "text" => self.screen(chat).await,
+            "screen" => match self.active.get(&chat).cloned() {
+                Some(name) => self.send_picture(chat, &name).await,
+                None => self.say(chat, "No session yet: /new NAME starts one."),
+            },
+            "get" => match self.active.get(&chat).cloned() {
+                Some(name) => self.send_file(chat, &name, args).await,
+                None => self.say(chat, "No session yet: /new NAME starts one."),
+            },
             "keys" => {
                 let buttons: Vec<Vec<Button>> = KEYPAD
                     .iter()
@@ -56,6 +64,7 @@ impl Router {
                     text: "Keys for the active session:".into(),
                     buttons,
                     silent: true,
+                    attachment: None,
                 };
                 self.outbox.say_with_buttons(chat, content);
             }

@@ -10,6 +10,7 @@
 //! the state directory remembers them and which updates were handled.
 
 mod commands;
+mod files;
 pub mod outbox;
 mod sessions;
 
@@ -50,7 +51,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("new", "NAME [DIR] — start a session"),
     ("sessions", "list the sessions"),
     ("use", "NAME — switch to a session"),
-    ("screen", "the terminal as it is"),
+    (
+        "screen",
+        "the terminal as a picture (/screen text: as text)",
+    ),
+    ("get", "PATH — a file from the session's directory"),
     ("keys", "a keypad: Esc, Enter, Tab, arrows, Ctrl-C…"),
     ("esc", "press Esc"),
     ("interrupt", "press Ctrl-C"),
@@ -126,6 +131,10 @@ struct Router {
     doomed: sessions::Doomed,
     /// Shutting down: no program starts any more (waiting messages stay in the registry).
     closing: bool,
+    /// Finished downloads of uploads come back here.
+    saved: mpsc::Sender<files::Saved>,
+    /// Albums being received, by chat and media group.
+    albums: HashMap<(i64, String), files::Album>,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
@@ -158,6 +167,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         )
     })?;
     let (events_tx, mut events) = mpsc::channel::<Tagged>(1024);
+    let (saved_tx, mut saved) = mpsc::channel::<files::Saved>(64);
     let mut state = Router {
         bot: bot.clone(),
         outbox: Outbox::new(bot.clone(), config.chat_limits(), config.sends_per_second),
@@ -173,6 +183,8 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         save_failed: false,
         doomed: sessions::Doomed::new(),
         closing: false,
+        saved: saved_tx,
+        albums: HashMap::new(),
     };
     state.restore(registry.sessions).await;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -186,7 +198,11 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = typing.tick() => state.show_typing(),
-            _ = tick.tick() => state.tick().await,
+            _ = tick.tick() => {
+                state.tick().await;
+                state.flush_albums().await;
+            }
+            Some(done) = saved.recv() => state.on_saved(done).await,
             updates = &mut poll => {
                 let mut pause = Duration::ZERO;
                 match updates {
@@ -355,11 +371,18 @@ impl Router {
     }
 
     async fn on_message(&mut self, chat: i64, message: &Message) {
+        let reply_to = message.reply_to_message().map(|m| m.id.0);
         let Some(text) = message.text() else {
-            self.say(chat, "Only text messages for now.");
+            match files::Incoming::of(message) {
+                Some(incoming) => self.on_upload(chat, reply_to, incoming).await,
+                None => self.say(
+                    chat,
+                    "telepty takes text, files, photos, voice messages, audio and video; \
+                     not this kind of message.",
+                ),
+            }
             return;
         };
-        let reply_to = message.reply_to_message().map(|m| m.id.0);
         if let Some(command) = text.strip_prefix('/') {
             let (name, rest) = command
                 .split_once(char::is_whitespace)
@@ -380,6 +403,12 @@ impl Router {
     async fn on_button(&mut self, chat: i64, message: Option<i32>, data: &str) {
         if let Some(key) = data.strip_prefix("k:") {
             self.press_key(chat, key).await;
+            return;
+        }
+        if let Some(path) = data.strip_prefix("g:") {
+            if let Some(name) = self.target(chat, message) {
+                self.send_file(chat, &name, path).await;
+            }
             return;
         }
         if let Some(rest) = data.strip_prefix("x:") {

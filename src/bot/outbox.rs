@@ -12,16 +12,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
+use teloxide::payloads::{
+    EditMessageReplyMarkupSetters, EditMessageTextSetters, SendDocumentSetters, SendMessageSetters,
+    SendPhotoSetters,
+};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, MessageId as TgMessageId, ParseMode,
+    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId as TgMessageId,
+    ParseMode,
 };
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::sync::mpsc;
 
 use crate::chat::plain;
-use crate::pacer::{Content, Limits, MessageId, Operation, Pacer};
+use crate::pacer::{Attachment, AttachmentKind, Content, Limits, MessageId, Operation, Pacer};
 
 /// Which session a bridge message belongs to (bridge ids are per session).
 pub type SessionKey = String;
@@ -147,6 +151,7 @@ impl Outbox {
                 text: html.to_string(),
                 buttons: Vec::new(),
                 silent: false,
+                attachment: None,
             }),
         );
     }
@@ -159,8 +164,14 @@ impl Outbox {
                 text: html.to_string(),
                 buttons: Vec::new(),
                 silent: true,
+                attachment: None,
             }),
         );
+    }
+
+    /// Sends a file (with its caption and buttons) of the bot itself.
+    pub fn send_file(&self, chat: i64, content: Content) {
+        self.queue(chat, Job::Say(content));
     }
 
     /// Sends a message with buttons of the bot itself.
@@ -170,6 +181,9 @@ impl Outbox {
 
     async fn send(&self, chat: i64, content: &Content) -> Result<TgMessageId, RequestError> {
         self.gate.pass().await;
+        if let Some(file) = &content.attachment {
+            return self.upload(chat, content, file).await;
+        }
         let mut request = self
             .bot
             .send_message(ChatId(chat), content.text.clone())
@@ -182,7 +196,61 @@ impl Outbox {
         Ok(message.id)
     }
 
+    /// A photo or document with the content's text as its caption.
+    async fn upload(
+        &self,
+        chat: i64,
+        content: &Content,
+        file: &Attachment,
+    ) -> Result<TgMessageId, RequestError> {
+        let input = InputFile::memory(file.bytes.as_ref().clone()).file_name(file.name.clone());
+        let message = match file.kind {
+            AttachmentKind::Photo => {
+                let mut request = self
+                    .bot
+                    .send_photo(ChatId(chat), input)
+                    .disable_notification(content.silent);
+                if !content.text.is_empty() {
+                    request = request
+                        .caption(content.text.clone())
+                        .parse_mode(ParseMode::Html);
+                }
+                if !content.buttons.is_empty() {
+                    request = request.reply_markup(markup(content));
+                }
+                request.await?
+            }
+            AttachmentKind::Document => {
+                let mut request = self
+                    .bot
+                    .send_document(ChatId(chat), input)
+                    .disable_notification(content.silent);
+                if !content.text.is_empty() {
+                    request = request
+                        .caption(content.text.clone())
+                        .parse_mode(ParseMode::Html);
+                }
+                if !content.buttons.is_empty() {
+                    request = request.reply_markup(markup(content));
+                }
+                request.await?
+            }
+        };
+        Ok(message.id)
+    }
+
     async fn edit(&self, chat: i64, id: i32, content: &Content) -> Result<(), RequestError> {
+        if content.attachment.is_some() {
+            // A file message keeps its file; only its buttons change (its caption is
+            // written once).
+            self.gate.pass().await;
+            return self
+                .bot
+                .edit_message_reply_markup(ChatId(chat), TgMessageId(id))
+                .reply_markup(markup(content))
+                .await
+                .map(|_| ());
+        }
         // No buttons is an empty keyboard: it removes the ones shown.
         self.gate.pass().await;
         self.bot

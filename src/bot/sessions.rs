@@ -476,6 +476,7 @@ impl Router {
                         data: format!("x:cont:{name}"),
                     }]],
                     silent: false,
+                    attachment: None,
                 };
                 self.outbox.say_with_buttons(chat, content);
             }
@@ -612,6 +613,7 @@ impl Router {
                         data: format!("x:rmdir:{name}"),
                     }]],
                     silent: false,
+                    attachment: None,
                 },
             );
         } else {
@@ -651,6 +653,7 @@ impl Router {
                                     data: format!("x:nocont:{name}"),
                                 }]],
                                 silent: true,
+                                attachment: None,
                             },
                         );
                         self.save();

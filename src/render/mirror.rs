@@ -163,5 +163,6 @@ fn pre(text: &str) -> Content {
         text: format!("<pre>{}</pre>", escape(text)),
         buttons: Vec::new(),
         silent: true,
+        attachment: None,
     }
 }

@@ -544,6 +544,7 @@ fn silent(text: String) -> Content {
         text,
         buttons: Vec::new(),
         silent: true,
+        attachment: None,
     }
 }
 
@@ -552,5 +553,6 @@ fn loud(text: String, buttons: Vec<Vec<Button>>) -> Content {
         text,
         buttons,
         silent: false,
+        attachment: None,
     }
 }
