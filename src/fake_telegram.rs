@@ -251,7 +251,14 @@ impl FakeTelegram {
         if let Some(name) = &upload.name {
             file["file_name"] = json!(name);
         }
-        if let Some(mime) = &upload.mime {
+        // Telegram always gives the type of voice, audio and video (teloxide needs it).
+        let mime = upload.mime.clone().or(match upload.kind {
+            UploadKind::Voice => Some("audio/ogg".into()),
+            UploadKind::Audio => Some("audio/mpeg".into()),
+            UploadKind::Video => Some("video/mp4".into()),
+            _ => None,
+        });
+        if let Some(mime) = mime {
             file["mime_type"] = json!(mime);
         }
         let mut message = json!({

@@ -34,6 +34,9 @@ pub struct OpRecord<'a> {
     pub buttons: Option<&'a Vec<Vec<Button>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub silent: Option<bool>,
+    /// The file a message carries (its name), e.g. a long answer as a document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
 }
 
 impl TimedOp {
@@ -51,6 +54,7 @@ impl TimedOp {
                 text: Some(&c.text),
                 buttons: (!c.buttons.is_empty()).then_some(&c.buttons),
                 silent: Some(c.silent),
+                file: c.attachment.as_ref().map(|a| a.name.as_str()),
             },
             Operation::Delete(id) => OpRecord {
                 t,
@@ -59,6 +63,7 @@ impl TimedOp {
                 text: None,
                 buttons: None,
                 silent: None,
+                file: None,
             },
         }
     }

@@ -343,6 +343,10 @@ impl Router {
                     self.on_button(chat, message, data).await;
                 }
             }
+            UpdateKind::Error(value) => {
+                // Telegram sent something teloxide cannot read: said, never silently lost.
+                tracing::error!("an update telepty cannot read: {value}");
+            }
             _ => {}
         }
     }

@@ -31,6 +31,16 @@ struct ProfileFile {
     line: Vec<LineRow>,
     #[serde(default)]
     lifecycle: LifecycleFile,
+    #[serde(default)]
+    files: FilesFile,
+}
+
+/// What the screen says about files.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilesFile {
+    /// A tool banner (its `●` removed) that names a file the program wrote; group `path`.
+    written: Option<String>,
 }
 
 /// How the program is resumed and what its screen says about its end and its limits.
@@ -189,6 +199,8 @@ pub struct Profile {
     pub version: Option<Regex>,
     pub lines: Vec<LinePattern>,
     pub lifecycle: Lifecycle,
+    /// A tool banner naming a file the program wrote (group `path`): the chat offers it.
+    pub written_file: Option<Regex>,
 }
 
 /// What the profile knows about starting the program again and about its limits.
@@ -270,6 +282,7 @@ impl Profile {
             version: None,
             lines: Vec::new(),
             lifecycle: Lifecycle::default(),
+            written_file: None,
         }
     }
 
@@ -307,13 +320,14 @@ impl Profile {
         {
             Some(Ok(r)) => Some(r),
             Some(Err(e)) => {
-                errors.push(format!("{origin}: lifecycle.{what}: {e}"));
+                errors.push(format!("{origin}: {what}: {e}"));
                 None
             }
             None => None,
         };
-        let session_id = pattern("session_id", &file.lifecycle.session_id);
-        let usage_limit = pattern("usage_limit", &file.lifecycle.usage_limit);
+        let session_id = pattern("lifecycle.session_id", &file.lifecycle.session_id);
+        let usage_limit = pattern("lifecycle.usage_limit", &file.lifecycle.usage_limit);
+        let written_file = pattern("files.written", &file.files.written);
         if !errors.is_empty() {
             anyhow::bail!("{}", errors.join("\n"));
         }
@@ -329,6 +343,7 @@ impl Profile {
                 session_id,
                 usage_limit,
             },
+            written_file,
         })
     }
 

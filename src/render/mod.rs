@@ -20,7 +20,7 @@ pub mod mirror;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::pacer::{Button, Content, MessageId, Pacer};
+use crate::pacer::{Attachment, AttachmentKind, Button, Content, MessageId, Pacer};
 use crate::profile::Kind;
 use crate::view::{Block, Prompt, State, ToolLine, Turn, View};
 
@@ -36,6 +36,11 @@ const STATUS_ONLY_DELAY: Duration = Duration::from_secs(3);
 const DETAIL_LINES: usize = 4;
 /// Visible characters of streamed text kept in the live message (its tail).
 const LIVE_TEXT_LIMIT: usize = 2500;
+/// An answer that would take more messages than this goes out as its first message and
+/// a document with all of it.
+const LONG_ANSWER_MESSAGES: usize = 3;
+/// Fetch buttons on a turn's record at most.
+const FETCH_BUTTONS: usize = 5;
 
 #[derive(Debug, Default)]
 struct TurnMessages {
@@ -142,7 +147,8 @@ impl Render {
             }
             self.blocked_notices(k, turn, pacer);
             if turn.done {
-                self.finish_turn(k, turn, cols, pacer);
+                let written = view.profile().written_file.as_ref();
+                self.finish_turn(k, turn, cols, written, pacer);
             } else {
                 let started = *self.turns[k].started.get_or_insert(now);
                 let status_only = turn.blocks.is_empty() && turn.tasks.is_empty();
@@ -221,16 +227,29 @@ impl Render {
     }
 
     /// The turn is over: the answer goes out, the live message becomes the record.
-    fn finish_turn(&mut self, k: usize, turn: &Turn, cols: usize, pacer: &mut Pacer) {
+    fn finish_turn(
+        &mut self,
+        k: usize,
+        turn: &Turn,
+        cols: usize,
+        written: Option<&regex::Regex>,
+        pacer: &mut Pacer,
+    ) {
         self.turns[k].finished = true;
         let record = record_text(turn);
+        // The files the turn wrote can be fetched from its record.
+        let buttons = written.map_or_else(Vec::new, |w| fetch_buttons(turn, w));
+        let record_content = |text: String| Content {
+            buttons: buttons.clone(),
+            ..silent(text)
+        };
         match (self.turns[k].live, record) {
-            (Some(id), Some(text)) => pacer.set(id, silent(text), false),
+            (Some(id), Some(text)) => pacer.set(id, record_content(text), false),
             (Some(id), None) => pacer.delete(id),
             (None, Some(text)) => {
                 let id = self.new_id();
                 self.turns[k].live = Some(id);
-                pacer.set(id, silent(text), true);
+                pacer.set(id, record_content(text), true);
             }
             (None, None) => {}
         }
@@ -242,7 +261,32 @@ impl Render {
         if turn.interrupted && !pieces.is_empty() && !record_shows_interrupt(turn) {
             pieces.push(Piece::html("⛔ <i>Interrupted</i>", 13));
         }
-        for message in pack(pieces, MESSAGE_LIMIT) {
+        let messages = pack(pieces, MESSAGE_LIMIT);
+        if messages.len() > LONG_ANSWER_MESSAGES {
+            // Too long to read as a stream of messages: its beginning, and the whole of it
+            // as a document.
+            let whole: Vec<String> = messages.iter().map(|m| crate::chat::plain(m)).collect();
+            let whole = whole.join("\n\n");
+            let id = self.new_id();
+            pacer.set(id, loud(messages[0].clone(), vec![]), true);
+            let caption = format!(
+                "📄 The whole answer ({} characters) is in answer-{}.md.",
+                whole.chars().count(),
+                k + 1
+            );
+            let id = self.new_id();
+            let document = Content {
+                attachment: Some(Attachment {
+                    kind: AttachmentKind::Document,
+                    name: format!("answer-{}.md", k + 1),
+                    bytes: std::sync::Arc::new(whole.into_bytes()),
+                }),
+                ..loud(caption, vec![])
+            };
+            pacer.set(id, document, true);
+            return;
+        }
+        for message in messages {
             let id = self.new_id();
             pacer.set(id, loud(message, vec![]), true);
         }
@@ -346,6 +390,37 @@ fn record_text(turn: &Turn) -> Option<String> {
         parts.push("⛔ <i>Interrupted</i>".into());
     }
     (!parts.is_empty()).then(|| limit_html_parts(parts))
+}
+
+/// A button per file the turn wrote (`g:<path>`, when it fits Telegram's 64 bytes).
+fn fetch_buttons(turn: &Turn, written: &regex::Regex) -> Vec<Vec<Button>> {
+    let mut paths: Vec<String> = Vec::new();
+    for block in &turn.blocks {
+        let Block::Tools(lines) = block else { continue };
+        for line in lines.iter().filter(|l| l.kind == Kind::ToolBanner) {
+            let Some(path) = written
+                .captures(line.text.trim())
+                .and_then(|c| c.name("path"))
+            else {
+                continue;
+            };
+            let path = path.as_str().trim().to_string();
+            if !paths.contains(&path) && format!("g:{path}").len() <= 64 {
+                paths.push(path);
+            }
+        }
+    }
+    paths
+        .into_iter()
+        .take(FETCH_BUTTONS)
+        .map(|path| {
+            let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+            vec![Button {
+                text: format!("📄 {}", label(&name)),
+                data: format!("g:{path}"),
+            }]
+        })
+        .collect()
 }
 
 /// Whether the record shows the interrupt under a call (a rejected prompt); an

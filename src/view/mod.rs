@@ -170,6 +170,11 @@ impl View {
         &self.turns
     }
 
+    /// The profile the screen is read with.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
     pub fn state(&self) -> &State {
         &self.state
     }

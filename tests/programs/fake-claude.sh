@@ -5,6 +5,7 @@
 #   slow   works for 6 s (status line, "esc to interrupt")
 #   crash  prints an error and exits 3          bye    exits 0 with Claude's resume line
 #   limit  works, then shows a usage limit that resets at the next minute (UTC)
+#   write NAME  writes NAME in the current directory, drawn as Claude Code's Write call
 # With --continue or --resume the turns go on from the directory's last conversation
 # (.fake-turns), as Claude Code's do. Logs: $FAKE_PIDS (pid per start), $FAKE_ARGS
 # (arguments per start), $FAKE_INPUTS (every line read). $FAKE_START_DELAY: seconds
@@ -47,6 +48,10 @@ while IFS= read -r line; do
   elif [ "$line" = bye ]; then
     printf '\r\nResume this session with:\r\nclaude --resume 0b6f6a52-3f4c-4c1e-9d0e-6a7d2b1c9e11\r\n'
     exit 0
+  elif [ "${line%% *}" = write ]; then
+    name=${line#write }
+    printf 'written in turn %s\n' "$turn" > "$name"
+    printf '\033[32m●\033[0m \033[1mWrite\033[0m(%s)\r\n  ⎿  Wrote 1 lines to %s\r\n\r\n● Wrote %s (turn %s)\r\n\r\n✻ Worked for 1s\r\n' "$name" "$name" "$name" "$turn"
   elif [ "$line" = limit ]; then
     working "$line" 1
     sleep 1
