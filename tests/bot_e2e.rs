@@ -100,6 +100,10 @@ async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
     let prompt = chat.iter().find(|m| m.buttons.len() == 2).unwrap().clone();
     assert_eq!(prompt.buttons[0][0].0, "Yes");
     assert_eq!(prompt.buttons[1][0].0, "No");
+    // A message while the prompt waits is held (its Enter would pick an option), and
+    // typed once the prompt is answered.
+    fake.user_message(USER, "while asked");
+    wait_chat(&fake, USER, "the hold note", has("A prompt is waiting")).await;
     fake.press_button(USER, prompt.id, &prompt.buttons[0][0].1);
     wait_chat(
         &fake,
@@ -117,6 +121,13 @@ async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
         !fake.callback_answers().is_empty(),
         "the button press was answered"
     );
+    wait_chat(
+        &fake,
+        USER,
+        "the held message, after the prompt",
+        has("You said: while asked (turn 4)"),
+    )
+    .await;
 
     // While the program works: "typing…", and a message sent meanwhile is acknowledged
     // as queued (and read when the turn ends).
@@ -132,14 +143,14 @@ async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
         &fake,
         USER,
         "the slow answer",
-        has("Done thinking (turn 4)"),
+        has("Done thinking (turn 5)"),
     )
     .await;
     wait_chat(
         &fake,
         USER,
         "the queued message's answer",
-        has("You said: after the wait (turn 5)"),
+        has("You said: after the wait (turn 6)"),
     )
     .await;
     assert!(fake

@@ -164,7 +164,7 @@ impl Router {
             }
             None => {
                 let line = upload_line(saved.caption.as_deref(), &[path]);
-                self.deliver(saved.chat, &saved.session, line).await;
+                self.deliver(saved.chat, &saved.session, line, false).await;
             }
         }
     }
@@ -180,7 +180,7 @@ impl Router {
         for key in ready {
             if let Some(album) = self.albums.remove(&key) {
                 let line = upload_line(album.caption.as_deref(), &album.paths);
-                self.deliver(album.chat, &album.session, line).await;
+                self.deliver(album.chat, &album.session, line, false).await;
             }
         }
     }

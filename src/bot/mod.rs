@@ -401,7 +401,8 @@ impl Router {
             self.say(chat, "No session yet: start one with /new NAME.");
             return;
         };
-        self.deliver(chat, &name, text.to_string()).await;
+        self.deliver(chat, &name, text.to_string(), reply_to.is_some())
+            .await;
     }
 
     async fn on_button(&mut self, chat: i64, message: Option<i32>, data: &str) {

@@ -86,11 +86,23 @@ impl Router {
     /// Hands the user's message to session `name`: typed now when its program is up,
     /// else kept (in the registry) and typed once the program, started or resumed for
     /// it, is ready.
-    pub(super) async fn deliver(&mut self, chat: i64, name: &str, text: String) {
+    ///
+    /// While a blocking prompt waits, a message is held until it is answered (its Enter
+    /// would pick the highlighted option), unless `into_prompt`: a reply to the
+    /// session's messages is typed into the prompt (for options that take text).
+    pub(super) async fn deliver(&mut self, chat: i64, name: &str, text: String, into_prompt: bool) {
         let Some(entry) = self.entry(chat, name) else {
             return;
         };
         touch(entry);
+        if entry.phase == Phase::Waiting && !into_prompt {
+            entry.record.pending.push(text);
+            let note = "⏸ A prompt is waiting for your answer: your message will be typed once \
+                        it is answered (its buttons, or /esc). To type into the prompt itself, \
+                        reply to it.";
+            self.outbox.say_quietly(chat, note);
+            return;
+        }
         match entry.phase {
             Phase::Ready | Phase::Busy | Phase::Waiting => {
                 entry.record.used = true;
@@ -399,7 +411,7 @@ impl Router {
                     escape(&name)
                 ),
             );
-            self.deliver(chat, &name, "continue".into()).await;
+            self.deliver(chat, &name, "continue".into(), false).await;
             self.save();
         }
     }
