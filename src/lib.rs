@@ -26,6 +26,7 @@ pub mod asciicast;
 pub mod bot;
 pub mod chat;
 pub mod config;
+pub mod doctor;
 pub mod fake_telegram;
 pub mod files;
 pub mod keys;

@@ -104,6 +104,13 @@ enum Cmd {
         #[arg(last = true)]
         command: Vec<String>,
     },
+    /// Check what `telepty run` needs (configuration, token, allowed users, the program,
+    /// writable directories) and say what to fix.
+    Doctor {
+        /// The configuration file [default: $XDG_CONFIG_HOME/telepty/config.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print the configuration in effect (the token hidden) and where each value came
     /// from: the file, a TELEPTY_* variable, or the default.
     Config {
@@ -220,6 +227,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
+            })
+        }
+        Cmd::Doctor { config } => {
+            let env = Config::process_env();
+            let config = Config::load(config.as_deref(), &env)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let findings = runtime.block_on(telepty::doctor::examine(&config));
+            let mut ok = true;
+            for f in &findings {
+                if f.ok {
+                    println!("ok    {}", f.what);
+                } else {
+                    ok = false;
+                    println!("FIX   {}\n      → {}", f.what, f.fix);
+                }
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
             })
         }
         Cmd::Config { config } => {
