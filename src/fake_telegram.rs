@@ -43,6 +43,8 @@ pub struct ChatMessage {
     pub silent: bool,
     /// The file of a document or photo message (its caption is the text).
     pub file: Option<SentFile>,
+    /// The forum topic it is in (`None`: a private chat, or a forum's General topic).
+    pub thread: Option<i64>,
 }
 
 /// A file the bot sent.
@@ -140,6 +142,17 @@ struct Inner {
     /// Files users sent: id → (path, size reported, bytes).
     files: HashMap<String, (String, u64, Vec<u8>)>,
     next_file: u64,
+    /// Forum supergroups by chat id (every other chat is a private chat with a user).
+    forums: HashMap<i64, Forum>,
+}
+
+/// A forum supergroup the bot is in.
+#[derive(Default)]
+struct Forum {
+    /// The bot is an administrator with the right to manage topics.
+    can_manage_topics: bool,
+    /// Topics by thread id (the id of the message that created it) → name.
+    topics: BTreeMap<i64, String>,
 }
 
 /// The fake server; dropping it stops it.
@@ -213,7 +226,7 @@ impl FakeTelegram {
         let message = json!({
             "message_id": id,
             "date": unix_now(),
-            "chat": {"id": user, "type": "private", "first_name": format!("user{user}")},
+            "chat": chat_json(&inner, user),
             "from": user_json(user),
             "text": text,
         });
@@ -221,6 +234,75 @@ impl FakeTelegram {
         drop(inner);
         self.notify.notify_waiters();
         id
+    }
+
+    /// Makes `chat` (negative, as supergroup ids are) a forum supergroup with the bot in
+    /// it; `can_manage_topics`: the bot is an administrator allowed to create topics.
+    pub fn add_forum(&self, chat: i64, can_manage_topics: bool) {
+        self.lock().forums.insert(
+            chat,
+            Forum {
+                can_manage_topics,
+                topics: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// A user creates a topic in a forum by hand; returns its thread id.
+    pub fn user_topic(&self, chat: i64, name: &str) -> i64 {
+        let mut inner = self.lock();
+        let id = next_message_id(&mut inner, chat);
+        if let Some(forum) = inner.forums.get_mut(&chat) {
+            forum.topics.insert(id, name.to_string());
+        }
+        id
+    }
+
+    /// A user writes `text` in forum `chat`: in topic `topic`, or in General (`None`).
+    /// As Telegram does, a message in a topic carries the topic's thread id and replies
+    /// to the message that created the topic.
+    pub fn forum_message(&self, user: i64, chat: i64, topic: Option<i64>, text: &str) -> i64 {
+        let mut inner = self.lock();
+        let id = next_message_id(&mut inner, chat);
+        let mut message = json!({
+            "message_id": id,
+            "date": unix_now(),
+            "chat": chat_json(&inner, chat),
+            "from": user_json(user),
+            "text": text,
+        });
+        if let Some(thread) = topic {
+            let name = inner
+                .forums
+                .get(&chat)
+                .and_then(|f| f.topics.get(&thread))
+                .cloned()
+                .unwrap_or_default();
+            message["message_thread_id"] = json!(thread);
+            message["is_topic_message"] = json!(true);
+            message["reply_to_message"] = json!({
+                "message_id": thread,
+                "message_thread_id": thread,
+                "is_topic_message": true,
+                "date": unix_now(),
+                "chat": chat_json(&inner, chat),
+                "from": bot_user(),
+                "forum_topic_created": {"name": name, "icon_color": TOPIC_COLOR},
+            });
+        }
+        push_update(&mut inner, json!({"message": message}));
+        drop(inner);
+        self.notify.notify_waiters();
+        id
+    }
+
+    /// The topics of a forum: thread id and name, oldest first.
+    pub fn topics(&self, chat: i64) -> Vec<(i64, String)> {
+        self.lock()
+            .forums
+            .get(&chat)
+            .map(|f| f.topics.iter().map(|(id, n)| (*id, n.clone())).collect())
+            .unwrap_or_default()
     }
 
     /// A user sends a file (a document, photo, voice message, audio or video), with its
@@ -301,28 +383,39 @@ impl FakeTelegram {
         id
     }
 
-    /// A user presses the button with `data` under the bot's message `message`.
+    /// A user presses the button with `data` under the bot's message `message` in their
+    /// private chat with the bot.
     pub fn press_button(&self, user: i64, message: i64, data: &str) {
+        self.press_button_in(user, user, message, data);
+    }
+
+    /// A user presses the button with `data` under the bot's message `message` in `chat`.
+    pub fn press_button_in(&self, user: i64, chat: i64, message: i64, data: &str) {
         let mut inner = self.lock();
-        let text = inner
+        let shown = inner
             .chats
-            .get(&user)
+            .get(&chat)
             .and_then(|c| c.get(&message))
-            .map(|m| m.text.clone())
-            .unwrap_or_default();
+            .cloned();
+        let text = shown.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+        let mut pressed = json!({
+            "message_id": message,
+            "date": unix_now(),
+            "chat": chat_json(&inner, chat),
+            "from": bot_user(),
+            "text": text,
+        });
+        if let Some(thread) = shown.and_then(|m| m.thread) {
+            pressed["message_thread_id"] = json!(thread);
+            pressed["is_topic_message"] = json!(true);
+        }
         let query_id = format!("q{}", inner.next_update_id);
         let update = json!({"callback_query": {
             "id": query_id,
             "from": user_json(user),
             "chat_instance": format!("ci{user}"),
             "data": data,
-            "message": {
-                "message_id": message,
-                "date": unix_now(),
-                "chat": {"id": user, "type": "private", "first_name": format!("user{user}")},
-                "from": bot_user(),
-                "text": text,
-            },
+            "message": pressed,
         }});
         push_update(&mut inner, update);
         drop(inner);
@@ -368,6 +461,30 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// The colour of topics the fake creates (one of Telegram's six).
+const TOPIC_COLOR: u32 = 7322096;
+
+/// A chat as the Bot API describes it: a forum supergroup, or a private chat with a user.
+fn chat_json(inner: &Inner, chat: i64) -> Value {
+    if inner.forums.contains_key(&chat) {
+        json!({"id": chat, "type": "supergroup", "title": format!("forum{chat}"), "is_forum": true})
+    } else {
+        json!({"id": chat, "type": "private", "first_name": format!("user{chat}")})
+    }
+}
+
+/// The topic a send goes to: `Ok(None)` for none (or General), an error when Telegram
+/// would refuse it.
+fn thread_of(inner: &Inner, chat: i64, body: &Value) -> Result<Option<i64>, &'static str> {
+    let Some(thread) = body["message_thread_id"].as_i64() else {
+        return Ok(None);
+    };
+    match inner.forums.get(&chat) {
+        Some(forum) if forum.topics.contains_key(&thread) => Ok(Some(thread)),
+        _ => Err("Bad Request: message thread not found"),
+    }
 }
 
 fn user_json(user: i64) -> Value {
@@ -589,10 +706,33 @@ fn answer(inner: &mut Inner, method: &str, body: &Value, files: &[FilePart]) -> 
         "deletewebhook" => ok(json!(true)),
         "sendchataction" => {
             let chat = body["chat_id"].as_i64().unwrap_or(0);
+            if let Err(refused) = thread_of(inner, chat, body) {
+                return error(400, refused);
+            }
             inner
                 .chat_actions
                 .push((chat, body["action"].as_str().unwrap_or("").to_string()));
             ok(json!(true))
+        }
+        "createforumtopic" => {
+            let chat = body["chat_id"].as_i64().unwrap_or(0);
+            let name = body["name"].as_str().unwrap_or("");
+            match inner.forums.get(&chat) {
+                None => return error(400, "Bad Request: the chat is not a forum"),
+                Some(f) if !f.can_manage_topics => {
+                    return error(400, "Bad Request: not enough rights to create a topic")
+                }
+                Some(_) => {}
+            }
+            if name.is_empty() || name.chars().count() > 128 {
+                return error(400, "Bad Request: TOPIC_TITLE_EMPTY");
+            }
+            // The topic's id is that of the service message that opens it.
+            let id = next_message_id(inner, chat);
+            if let Some(forum) = inner.forums.get_mut(&chat) {
+                forum.topics.insert(id, name.to_string());
+            }
+            ok(json!({"message_thread_id": id, "name": name, "icon_color": TOPIC_COLOR}))
         }
         "answercallbackquery" => {
             inner
@@ -650,6 +790,10 @@ fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Resp
                 Ok(t) => t,
                 Err(e) => return error(400, &e.replace("{too_long}", "message is too long")),
             };
+            let thread = match thread_of(inner, chat, body) {
+                Ok(t) => t,
+                Err(refused) => return error(400, refused),
+            };
             let id = next_message_id(inner, chat);
             let message = ChatMessage {
                 id,
@@ -658,9 +802,17 @@ fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Resp
                 buttons,
                 silent: body["disable_notification"].as_bool().unwrap_or(false),
                 file: None,
+                thread,
             };
             inner.chats.entry(chat).or_default().insert(id, message);
-            ok(message_json(chat, id, &text, &body["reply_markup"]))
+            ok(message_json(
+                inner,
+                chat,
+                id,
+                &text,
+                &body["reply_markup"],
+                thread,
+            ))
         }
         "editmessagetext" | "editmessagereplymarkup" => {
             let id = body["message_id"].as_i64().unwrap_or(0);
@@ -685,8 +837,16 @@ fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Resp
                 buttons,
                 ..existing
             };
+            let thread = updated.thread;
             inner.chats.entry(chat).or_default().insert(id, updated);
-            ok(message_json(chat, id, &text, &body["reply_markup"]))
+            ok(message_json(
+                inner,
+                chat,
+                id,
+                &text,
+                &body["reply_markup"],
+                thread,
+            ))
         }
         _ => {
             let id = body["message_id"].as_i64().unwrap_or(0);
@@ -746,6 +906,10 @@ fn send_file(
     } else if bytes.len() > DOCUMENT_LIMIT {
         return error(413, "Request Entity Too Large");
     }
+    let thread = match thread_of(inner, chat, body) {
+        Ok(t) => t,
+        Err(refused) => return error(400, refused),
+    };
     let id = next_message_id(inner, chat);
     let message = ChatMessage {
         id,
@@ -758,6 +922,7 @@ fn send_file(
             name: name.clone(),
             bytes: bytes.clone(),
         }),
+        thread,
     };
     inner.chats.entry(chat).or_default().insert(id, message);
     inner.next_file += 1;
@@ -770,9 +935,13 @@ fn send_file(
     let mut m = json!({
         "message_id": id,
         "date": unix_now(),
-        "chat": {"id": chat, "type": "private", "first_name": format!("user{chat}")},
+        "chat": chat_json(inner, chat),
         "from": bot_user(),
     });
+    if let Some(thread) = thread {
+        m["message_thread_id"] = json!(thread);
+        m["is_topic_message"] = json!(true);
+    }
     if kind == "photo" {
         let (w, h) = png_size(bytes).unwrap_or((1, 1));
         let mut size = file;
@@ -803,16 +972,27 @@ fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     Some((w, h))
 }
 
-fn message_json(chat: i64, id: i64, text: &str, markup: &Value) -> Value {
+fn message_json(
+    inner: &Inner,
+    chat: i64,
+    id: i64,
+    text: &str,
+    markup: &Value,
+    thread: Option<i64>,
+) -> Value {
     let mut m = json!({
         "message_id": id,
         "date": unix_now(),
-        "chat": {"id": chat, "type": "private", "first_name": format!("user{chat}")},
+        "chat": chat_json(inner, chat),
         "from": bot_user(),
         "text": text,
     });
     if markup.is_object() {
         m["reply_markup"] = markup.clone();
+    }
+    if let Some(thread) = thread {
+        m["message_thread_id"] = json!(thread);
+        m["is_topic_message"] = json!(true);
     }
     m
 }

@@ -51,6 +51,9 @@ pub struct Record {
     /// Messages for the program that wait until it is ready, in order.
     #[serde(default)]
     pub pending: Vec<String>,
+    /// The forum topic (thread id) the session has to itself, in a forum supergroup.
+    #[serde(default)]
+    pub topic: Option<i32>,
 }
 
 /// Which Telegram updates have been handled, so that none is handled twice or dropped
@@ -166,6 +169,7 @@ mod tests {
             crash_loop: false,
             continue_at: None,
             pending: vec!["hello".into()],
+            topic: None,
         }
     }
 

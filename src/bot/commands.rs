@@ -40,11 +40,11 @@ impl Router {
                 }
             }
             "screen" if args == "text" => self.screen(chat).await,
-            "screen" => match self.active.get(&chat).cloned() {
+            "screen" => match self.current(chat) {
                 Some(name) => self.send_picture(chat, &name).await,
                 None => self.say(chat, "No session yet: /new NAME starts one."),
             },
-            "get" => match self.active.get(&chat).cloned() {
+            "get" => match self.current(chat) {
                 Some(name) => self.send_file(chat, &name, args).await,
                 None => self.say(chat, "No session yet: /new NAME starts one."),
             },
@@ -66,13 +66,13 @@ impl Router {
                     silent: true,
                     attachment: None,
                 };
-                self.outbox.say_with_buttons(chat, content);
+                self.outbox.say_with_buttons(self.place(chat), content);
             }
             "esc" => self.press_key(chat, "Esc").await,
             "interrupt" => self.press_key(chat, "Ctrl-C").await,
             "stop" | "kill" | "restart" | "delete" => {
                 let target = if args.is_empty() {
-                    self.active.get(&chat).cloned().unwrap_or_default()
+                    self.current(chat).unwrap_or_default()
                 } else {
                     args.to_string()
                 };
@@ -142,7 +142,7 @@ impl Router {
 
     /// `/idle DURATION|off`: the active session's idle timeout.
     fn idle_command(&mut self, chat: i64, args: &str) {
-        let Some(name) = self.active.get(&chat).cloned() else {
+        let Some(name) = self.current(chat) else {
             self.say(chat, "No session yet: /new NAME starts one.");
             return;
         };
@@ -183,7 +183,7 @@ impl Router {
     }
 
     fn list_sessions(&mut self, chat: i64) {
-        let active = self.active.get(&chat).cloned();
+        let active = self.current(chat);
         let stale = self.config.stale_after;
         let mut lines = Vec::new();
         for ((c, name), e) in &self.sessions {
@@ -229,7 +229,7 @@ impl Router {
     }
 
     async fn screen(&mut self, chat: i64) {
-        let Some(name) = self.active.get(&chat).cloned() else {
+        let Some(name) = self.current(chat) else {
             self.say(chat, "No session yet: /new NAME starts one.");
             return;
         };
@@ -294,6 +294,12 @@ impl Router {
             self.say(chat, &text);
             return;
         }
+        // In a forum, the session gets a topic of its own.
+        let topic = if self.forums.contains(&chat) {
+            self.open_topic(chat, name).await
+        } else {
+            None
+        };
         let record = Record {
             name: name.to_string(),
             chat,
@@ -308,6 +314,7 @@ impl Router {
             crash_loop: false,
             continue_at: None,
             pending: Vec::new(),
+            topic,
         };
         self.sessions.insert(
             (chat, name.to_string()),
@@ -332,8 +339,48 @@ impl Router {
             escape(name),
             escape(&dir.display().to_string())
         );
-        self.say(chat, &text);
+        if topic.is_some() {
+            let note = format!(
+                "Session <b>{}</b> has a topic of its own: write to it there.",
+                escape(name)
+            );
+            self.say(chat, &note);
+        }
+        self.say_for(chat, name, &text);
         self.save();
+    }
+
+    /// A forum topic for session `name`, if the bot may open one (an administrator with
+    /// the right to manage topics); otherwise the session runs in the chat itself.
+    async fn open_topic(&mut self, chat: i64, name: &str) -> Option<i32> {
+        use teloxide::prelude::Requester;
+        match self
+            .bot
+            .create_forum_topic(teloxide::types::ChatId(chat), name)
+            .await
+        {
+            Ok(topic) => {
+                tracing::info!(
+                    session = name,
+                    chat,
+                    topic = topic.thread_id.0 .0,
+                    "opened a topic"
+                );
+                Some(topic.thread_id.0 .0)
+            }
+            Err(e) => {
+                tracing::warn!(session = name, chat, "cannot open a topic: {e}");
+                let text = format!(
+                    "Could not open a topic for <b>{}</b> ({}), so it runs here. To give each \
+                     session its own topic, make the bot an administrator allowed to manage \
+                     topics.",
+                    escape(name),
+                    escape(&e.to_string())
+                );
+                self.say(chat, &text);
+                None
+            }
+        }
     }
 }
 

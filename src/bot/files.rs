@@ -132,12 +132,12 @@ impl Router {
             Ok(p) => p,
             Err(e) => {
                 let text = format!("Could not save “{}”: {}", escape(&saved.name), escape(&e));
-                self.say(saved.chat, &text);
+                self.say_for(saved.chat, &saved.session, &text);
                 return;
             }
         };
         self.outbox.say_quietly(
-            saved.chat,
+            self.place_of(saved.chat, &saved.session),
             &format!(
                 "📎 Saved <code>{}</code> in <b>{}</b>.",
                 escape(&path.display().to_string()),
@@ -218,7 +218,7 @@ impl Router {
             .file_name()
             .map_or_else(|| "file".into(), |n| n.to_string_lossy().to_string());
         self.outbox.send_file(
-            chat,
+            self.place(chat),
             Content {
                 text: format!("<code>{}</code>", escape(&asked)),
                 buttons: Vec::new(),
@@ -252,7 +252,7 @@ impl Router {
             return;
         }
         self.outbox.send_file(
-            chat,
+            self.place(chat),
             Content {
                 text: format!("<b>{}</b> · /screen text for the text", escape(name)),
                 buttons: Vec::new(),

@@ -14,7 +14,7 @@ mod files;
 pub mod outbox;
 mod sessions;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ use crate::registry::{Ledger, Record, Registry};
 use crate::render::html::escape;
 use crate::session::{Event, Session};
 
-use outbox::Outbox;
+use outbox::{Outbox, Place};
 
 /// Long-polling wait per getUpdates call.
 const POLL_TIMEOUT: u32 = 10;
@@ -135,6 +135,11 @@ struct Router {
     saved: mpsc::Sender<files::Saved>,
     /// Albums being received, by chat and media group.
     albums: HashMap<(i64, String), files::Album>,
+    /// The forum topic of the update being handled (chat, thread): the bot answers there,
+    /// and it names the session a message or command is for.
+    here: Option<(i64, i32)>,
+    /// Chats seen to be forum supergroups: `/new` opens a topic there.
+    forums: HashSet<i64>,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
@@ -185,6 +190,8 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         closing: false,
         saved: saved_tx,
         albums: HashMap::new(),
+        here: None,
+        forums: HashSet::new(),
     };
     state.restore(registry.sessions).await;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -279,20 +286,24 @@ async fn poll_once(
 }
 
 impl Router {
-    /// `typing…` in every chat where a session is working.
+    /// `typing…` in every chat (or forum topic) where a session is working.
     fn show_typing(&self) {
-        let chats: std::collections::BTreeSet<i64> = self
+        let places: std::collections::BTreeSet<(i64, Option<i32>)> = self
             .sessions
             .iter()
             .filter(|(_, e)| e.phase == Phase::Busy)
-            .map(|((chat, _), _)| *chat)
+            .map(|((chat, _), e)| (*chat, e.record.topic))
             .collect();
-        for chat in chats {
-            // In its own task: a slow answer must not hold up the updates.
-            let request = self.bot.send_chat_action(
+        for (chat, topic) in places {
+            use teloxide::payloads::SendChatActionSetters;
+            let mut request = self.bot.send_chat_action(
                 teloxide::types::ChatId(chat),
                 teloxide::types::ChatAction::Typing,
             );
+            if let Some(topic) = topic {
+                request = request.message_thread_id(outbox::thread(topic));
+            }
+            // In its own task: a slow answer must not hold up the updates.
             tokio::spawn(async move {
                 let _ = request.await;
             });
@@ -327,7 +338,12 @@ impl Router {
                 let user = message.from.as_ref().map(|u| u.id.0 as i64);
                 let chat = message.chat.id.0;
                 if self.allowed(user, chat) {
+                    if is_forum(&message.chat) {
+                        self.forums.insert(chat);
+                    }
+                    self.here = topic_of(&message).map(|t| (chat, t));
                     self.on_message(chat, &message).await;
+                    self.here = None;
                 }
             }
             UpdateKind::CallbackQuery(query) => {
@@ -340,7 +356,12 @@ impl Router {
                 let _ = self.bot.answer_callback_query(query.id.clone()).await;
                 if let Some(data) = query.data.as_deref() {
                     let message = query.message.as_ref().map(|m| m.id().0);
+                    self.here = query
+                        .regular_message()
+                        .and_then(topic_of)
+                        .map(|t| (chat, t));
                     self.on_button(chat, message, data).await;
+                    self.here = None;
                 }
             }
             UpdateKind::Error(value) => {
@@ -351,8 +372,47 @@ impl Router {
         }
     }
 
-    /// The session a message goes to: the one whose message it replies to, else the
-    /// chat's active one.
+    /// Where the bot's answer to the update being handled goes: its forum topic, if any.
+    fn place(&self, chat: i64) -> Place {
+        Place {
+            chat,
+            topic: self.here.filter(|(c, _)| *c == chat).map(|(_, t)| t),
+        }
+    }
+
+    /// Where messages about session `name` go: its forum topic when it has one, else
+    /// where the bot answers now.
+    fn place_of(&self, chat: i64, name: &str) -> Place {
+        match self
+            .sessions
+            .get(&(chat, name.to_string()))
+            .and_then(|e| e.record.topic)
+        {
+            Some(topic) => Place {
+                chat,
+                topic: Some(topic),
+            },
+            None => self.place(chat),
+        }
+    }
+
+    /// The session commands and messages are for: the one whose forum topic the update
+    /// came from, else the chat's active one.
+    fn current(&self, chat: i64) -> Option<String> {
+        if let Some((c, topic)) = self.here {
+            let own = self
+                .sessions
+                .iter()
+                .find(|((sc, _), e)| *sc == c && c == chat && e.record.topic == Some(topic));
+            if let Some(((_, name), _)) = own {
+                return Some(name.clone());
+            }
+        }
+        self.active.get(&chat).cloned()
+    }
+
+    /// The session a message goes to: the one whose message it replies to, else the one
+    /// of its topic, else the chat's active one.
     fn target(&self, chat: i64, reply_to: Option<i32>) -> Option<String> {
         if let Some(id) = reply_to {
             let ids = self
@@ -367,7 +427,7 @@ impl Router {
                 }
             }
         }
-        self.active.get(&chat).cloned()
+        self.current(chat)
     }
 
     fn entry(&mut self, chat: i64, name: &str) -> Option<&mut Entry> {
@@ -375,7 +435,12 @@ impl Router {
     }
 
     async fn on_message(&mut self, chat: i64, message: &Message) {
-        let reply_to = message.reply_to_message().map(|m| m.id.0);
+        // In a forum topic every message "replies" to the one that opened the topic:
+        // that is no reply of the user's.
+        let reply_to = message
+            .reply_to_message()
+            .map(|m| m.id.0)
+            .filter(|id| topic_of(message) != Some(*id));
         let Some(text) = message.text() else {
             match files::Incoming::of(message) {
                 Some(incoming) => self.on_upload(chat, reply_to, incoming).await,
@@ -439,8 +504,34 @@ impl Router {
         }
     }
 
+    /// The bot's own message, where it answers now (see [`Router::place`]).
     fn say(&self, chat: i64, html: &str) {
-        self.outbox.say(chat, html);
+        self.outbox.say(self.place(chat), html);
+    }
+
+    /// The bot's own message about session `name`, in its topic if it has one.
+    fn say_for(&self, chat: i64, name: &str, html: &str) {
+        self.outbox.say(self.place_of(chat, name), html);
+    }
+
+    /// As [`Router::say_for`], without a notification sound.
+    fn say_quietly_for(&self, chat: i64, name: &str, html: &str) {
+        self.outbox.say_quietly(self.place_of(chat, name), html);
+    }
+}
+
+/// Whether a chat is a forum supergroup (it has topics).
+fn is_forum(chat: &teloxide::types::Chat) -> bool {
+    use teloxide::types::{ChatKind, PublicChatKind};
+    matches!(&chat.kind, ChatKind::Public(p) if matches!(&p.kind, PublicChatKind::Supergroup(s) if s.is_forum))
+}
+
+/// The forum topic a message was written in (`None` outside forums and in General).
+fn topic_of(message: &Message) -> Option<i32> {
+    if message.is_topic_message {
+        message.thread_id.map(|t| t.0 .0)
+    } else {
+        None
     }
 }
 

@@ -19,7 +19,7 @@ use teloxide::payloads::{
 use teloxide::prelude::Requester;
 use teloxide::types::{
     ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId as TgMessageId,
-    ParseMode,
+    ParseMode, ThreadId,
 };
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::sync::mpsc;
@@ -29,6 +29,22 @@ use crate::pacer::{Attachment, AttachmentKind, Content, Limits, MessageId, Opera
 
 /// Which session a bridge message belongs to (bridge ids are per session).
 pub type SessionKey = String;
+
+/// Where a message goes: a chat and, in a forum supergroup, a topic of it. All topics of
+/// a chat share the chat's pacer (Telegram counts a forum as one chat).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Place {
+    pub chat: i64,
+    /// The topic's thread id; `None` for a private chat or a forum's General topic.
+    pub topic: Option<i32>,
+}
+
+impl Place {
+    /// A whole chat (no topic).
+    pub fn chat(chat: i64) -> Place {
+        Place { chat, topic: None }
+    }
+}
 
 /// Which session each of Telegram's messages belongs to.
 #[derive(Default)]
@@ -56,11 +72,12 @@ enum Job {
         session: SessionKey,
         id: u64,
         content: Content,
+        topic: Option<i32>,
     },
     /// A session's message goes away.
     Delete { session: SessionKey, id: u64 },
     /// A message of the bot itself (a command's answer).
-    Say(Content),
+    Say(Content, Option<i32>),
 }
 
 /// Per-chat queues of operations, each worked by its own task with the chat's pacer:
@@ -112,18 +129,19 @@ impl Outbox {
         }
     }
 
-    /// Queues an operation of `session` for `chat`.
-    pub fn push(&self, chat: i64, session: &str, op: Operation) {
+    /// Queues an operation of `session`, whose messages go to `place`.
+    pub fn push(&self, place: Place, session: &str, op: Operation) {
         let session = session.to_string();
         let job = match op {
             Operation::Send(id, content) | Operation::Edit(id, content) => Job::Set {
                 session,
                 id,
                 content,
+                topic: place.topic,
             },
             Operation::Delete(id) => Job::Delete { session, id },
         };
-        self.queue(chat, job);
+        self.queue(place.chat, job);
     }
 
     /// Messages not yet delivered, in all chats.
@@ -144,51 +162,54 @@ impl Outbox {
     }
 
     /// Sends a message of the bot itself (paced with the chat's sessions).
-    pub fn say(&self, chat: i64, html: &str) {
-        self.queue(
-            chat,
-            Job::Say(Content {
+    pub fn say(&self, place: Place, html: &str) {
+        self.say_with_buttons(
+            place,
+            Content {
                 text: html.to_string(),
                 buttons: Vec::new(),
                 silent: false,
                 attachment: None,
-            }),
+            },
         );
     }
 
     /// Sends a message of the bot itself without a notification sound.
-    pub fn say_quietly(&self, chat: i64, html: &str) {
-        self.queue(
-            chat,
-            Job::Say(Content {
+    pub fn say_quietly(&self, place: Place, html: &str) {
+        self.say_with_buttons(
+            place,
+            Content {
                 text: html.to_string(),
                 buttons: Vec::new(),
                 silent: true,
                 attachment: None,
-            }),
+            },
         );
     }
 
     /// Sends a file (with its caption and buttons) of the bot itself.
-    pub fn send_file(&self, chat: i64, content: Content) {
-        self.queue(chat, Job::Say(content));
+    pub fn send_file(&self, place: Place, content: Content) {
+        self.say_with_buttons(place, content);
     }
 
     /// Sends a message with buttons of the bot itself.
-    pub fn say_with_buttons(&self, chat: i64, content: Content) {
-        self.queue(chat, Job::Say(content));
+    pub fn say_with_buttons(&self, place: Place, content: Content) {
+        self.queue(place.chat, Job::Say(content, place.topic));
     }
 
-    async fn send(&self, chat: i64, content: &Content) -> Result<TgMessageId, RequestError> {
+    async fn send(&self, place: Place, content: &Content) -> Result<TgMessageId, RequestError> {
         self.gate.pass().await;
         if let Some(file) = &content.attachment {
-            return self.upload(chat, content, file).await;
+            return self.upload(place, content, file).await;
         }
         let mut request = self
             .bot
-            .send_message(ChatId(chat), content.text.clone())
+            .send_message(ChatId(place.chat), content.text.clone())
             .parse_mode(ParseMode::Html)
             .disable_notification(content.silent);
+        if let Some(topic) = place.topic {
+            request = request.message_thread_id(thread(topic));
+        }
         if !content.buttons.is_empty() {
             request = request.reply_markup(markup(content));
         }
@@ -199,17 +220,21 @@ impl Outbox {
     /// A photo or document with the content's text as its caption.
     async fn upload(
         &self,
-        chat: i64,
+        place: Place,
         content: &Content,
         file: &Attachment,
     ) -> Result<TgMessageId, RequestError> {
         let input = InputFile::memory(file.bytes.as_ref().clone()).file_name(file.name.clone());
+        let chat = place.chat;
         let message = match file.kind {
             AttachmentKind::Photo => {
                 let mut request = self
                     .bot
                     .send_photo(ChatId(chat), input)
                     .disable_notification(content.silent);
+                if let Some(topic) = place.topic {
+                    request = request.message_thread_id(thread(topic));
+                }
                 if !content.text.is_empty() {
                     request = request
                         .caption(content.text.clone())
@@ -225,6 +250,9 @@ impl Outbox {
                     .bot
                     .send_document(ChatId(chat), input)
                     .disable_notification(content.silent);
+                if let Some(topic) = place.topic {
+                    request = request.message_thread_id(thread(topic));
+                }
                 if !content.text.is_empty() {
                     request = request
                         .caption(content.text.clone())
@@ -262,6 +290,11 @@ impl Outbox {
     }
 }
 
+/// Teloxide's name for a topic.
+pub fn thread(topic: i32) -> ThreadId {
+    ThreadId(TgMessageId(topic))
+}
+
 fn markup(content: &Content) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(content.buttons.iter().map(|row| {
         row.iter()
@@ -280,6 +313,7 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
     let mut ids: HashMap<(SessionKey, u64), MessageId> = HashMap::new();
     let mut telegram: HashMap<MessageId, i32> = HashMap::new();
     let mut sessions: HashMap<MessageId, SessionKey> = HashMap::new();
+    let mut topics: HashMap<MessageId, i32> = HashMap::new();
     let mut next: MessageId = 1;
     let mut open = true;
     loop {
@@ -290,27 +324,30 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                     open = false;
                     continue;
                 };
-                let (id, content, session) = match job {
-                    Job::Set { session, id, content } => {
+                let (id, content, session, topic) = match job {
+                    Job::Set { session, id, content, topic } => {
                         let pid = *ids.entry((session.clone(), id)).or_insert_with(|| {
                             next += 1;
                             next - 1
                         });
-                        (pid, Some(content), session)
+                        (pid, Some(content), session, topic)
                     }
                     Job::Delete { session, id } => match ids.get(&(session.clone(), id)) {
-                        Some(pid) => (*pid, None, session),
+                        Some(pid) => (*pid, None, session, None),
                         None => {
                             outbox.taken(chat);
                             continue;
                         }
                     },
-                    Job::Say(content) => {
+                    Job::Say(content, topic) => {
                         next += 1;
-                        (next - 1, Some(content), String::new())
+                        (next - 1, Some(content), String::new(), topic)
                     }
                 };
                 sessions.insert(id, session);
+                if let Some(topic) = topic {
+                    topics.insert(id, topic);
+                }
                 match content {
                     // Loud content (a prompt, an answer) may use the urgent reserve.
                     Some(content) => {
@@ -332,7 +369,8 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                         continue;
                     }
                     let session = sessions.get(&op.id()).cloned().unwrap_or_default();
-                    match perform(&outbox, chat, &op, telegram.get(&op.id()).copied()).await {
+                    let place = Place { chat, topic: topics.get(&op.id()).copied() };
+                    match perform(&outbox, place, &op, telegram.get(&op.id()).copied()).await {
                         Done::Sent(tg) => {
                             telegram.insert(op.id(), tg);
                             let mut shared = outbox.ids.lock().unwrap_or_else(PoisonError::into_inner);
@@ -341,6 +379,7 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                         Done::Ok => {}
                         Done::Deleted => {
                             telegram.remove(&op.id());
+                            topics.remove(&op.id());
                         }
                         Done::RetryAfter(wait) => {
                             tracing::warn!(chat, "Telegram asks to wait {wait:?}");
@@ -378,7 +417,8 @@ enum Done {
 }
 
 /// Performs one operation until Telegram has taken it, or answered `retry after`.
-async fn perform(outbox: &Outbox, chat: i64, op: &Operation, known: Option<i32>) -> Done {
+async fn perform(outbox: &Outbox, place: Place, op: &Operation, known: Option<i32>) -> Done {
+    let chat = place.chat;
     let mut backoff = Duration::from_millis(500);
     let mut plain_text = false;
     let mut unknown_tries = 0;
@@ -394,7 +434,7 @@ async fn perform(outbox: &Outbox, chat: i64, op: &Operation, known: Option<i32>)
                     Ok(()) => Ok(Done::Ok),
                     // Gone (the user deleted it): the content is sent anew.
                     Err(RequestError::Api(ApiError::MessageToEditNotFound)) => {
-                        outbox.send(chat, &content).await.map(|m| Done::Sent(m.0))
+                        outbox.send(place, &content).await.map(|m| Done::Sent(m.0))
                     }
                     Err(e) => Err(e),
                 }
@@ -405,7 +445,7 @@ async fn perform(outbox: &Outbox, chat: i64, op: &Operation, known: Option<i32>)
                 } else {
                     content.clone()
                 };
-                outbox.send(chat, &content).await.map(|m| Done::Sent(m.0))
+                outbox.send(place, &content).await.map(|m| Done::Sent(m.0))
             }
             (Operation::Delete(_), Some(tg)) => {
                 outbox.gate.pass().await;

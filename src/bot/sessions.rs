@@ -100,7 +100,7 @@ impl Router {
             let note = "⏸ A prompt is waiting for your answer: your message will be typed once \
                         it is answered (its buttons, or /esc). To type into the prompt itself, \
                         reply to it.";
-            self.outbox.say_quietly(chat, note);
+            self.outbox.say_quietly(self.place(chat), note);
             return;
         }
         match entry.phase {
@@ -113,7 +113,7 @@ impl Router {
                 if busy {
                     // Claude Code queues what is typed while it works; say so.
                     self.outbox.say_quietly(
-                        chat,
+                        self.place(chat),
                         "⏳ Queued: Claude will read it when the current turn ends.",
                     );
                 }
@@ -182,7 +182,7 @@ impl Router {
                     if dropped > 0 {
                         text.push_str(&format!(" {dropped} message(s) not delivered."));
                     }
-                    self.say(chat, &text);
+                    self.say_for(chat, name, &text);
                     self.save();
                     return false;
                 }
@@ -226,7 +226,7 @@ impl Router {
                 if dropped > 0 {
                     text.push_str(&format!("\n{dropped} message(s) not delivered."));
                 }
-                self.say(chat, &text);
+                self.say_for(chat, name, &text);
                 self.save();
                 return false;
             }
@@ -271,7 +271,7 @@ impl Router {
                 "a new conversation".into()
             };
             let text = format!("▶ Resuming <b>{}</b> ({})…", escape(name), escape(&how));
-            self.outbox.say_quietly(chat, &text);
+            self.say_quietly_for(chat, name, &text);
         }
         self.save();
         true
@@ -303,7 +303,7 @@ impl Router {
                 escape(name)
             ),
         };
-        self.outbox.say_quietly(chat, &text);
+        self.say_quietly_for(chat, name, &text);
         self.save();
     }
 
@@ -404,8 +404,9 @@ impl Router {
             if let Some(entry) = self.entry(chat, &name) {
                 entry.record.continue_at = None;
             }
-            self.say(
+            self.say_for(
                 chat,
+                &name,
                 &format!(
                     "▶ The usage limit has reset: typing “continue” into <b>{}</b>.",
                     escape(&name)
@@ -440,7 +441,8 @@ impl Router {
             // Deleted: its last operations still go out.
             if let Event::Ops(ops) = event {
                 for op in ops {
-                    self.outbox.push(chat, &format!("{name}#{generation}"), op);
+                    self.outbox
+                        .push(self.place(chat), &format!("{name}#{generation}"), op);
                 }
             }
             return;
@@ -452,8 +454,9 @@ impl Router {
         match event {
             Event::Ops(ops) => {
                 let key = format!("{name}#{generation}");
+                let place = self.place_of(chat, name);
                 for op in ops {
-                    self.outbox.push(chat, &key, op);
+                    self.outbox.push(place, &key, op);
                 }
             }
             Event::Activity(activity) if current && entry.intent.is_none() => {
@@ -490,7 +493,8 @@ impl Router {
                     silent: false,
                     attachment: None,
                 };
-                self.outbox.say_with_buttons(chat, content);
+                self.outbox
+                    .say_with_buttons(self.place_of(chat, name), content);
             }
             Event::Ended(ending) if current => self.on_end(chat, name, ending).await,
             _ => {}
@@ -519,7 +523,7 @@ impl Router {
                     escape(name),
                     escape(&how)
                 );
-                self.say(chat, &text);
+                self.say_for(chat, name, &text);
             }
             Some(Intent::Restart) => {
                 entry.phase = Phase::Suspended;
@@ -577,7 +581,7 @@ impl Router {
                 } else {
                     text.push_str("\nYour next message resumes it.");
                 }
-                self.say(chat, &text);
+                self.say_for(chat, name, &text);
             }
         }
         let Some(entry) = self.sessions.get_mut(&key) else {
@@ -594,6 +598,8 @@ impl Router {
     /// Removes session `name` from the registry; its directory stays unless the user
     /// confirms (offered only for directories telepty made under the sessions root).
     pub(super) fn forget(&mut self, chat: i64, name: &str) {
+        // Told where the session's messages were (its topic stays, for its history).
+        let place = self.place_of(chat, name);
         let Some(entry) = self.sessions.remove(&(chat, name.to_string())) else {
             return;
         };
@@ -617,7 +623,7 @@ impl Router {
             ));
             self.doomed.insert((chat, name.to_string()), dir);
             self.outbox.say_with_buttons(
-                chat,
+                place,
                 Content {
                     text,
                     buttons: vec![vec![Button {
@@ -629,7 +635,7 @@ impl Router {
                 },
             );
         } else {
-            self.say(chat, &text);
+            self.outbox.say(place, &text);
         }
         self.save();
     }
@@ -657,7 +663,7 @@ impl Router {
                             escape(name)
                         );
                         self.outbox.say_with_buttons(
-                            chat,
+                            self.place(chat),
                             Content {
                                 text,
                                 buttons: vec![vec![Button {
@@ -710,7 +716,7 @@ impl Router {
 
     /// A key of the `/keys` keypad, for the active session.
     pub(super) async fn press_key(&mut self, chat: i64, key: &str) {
-        let Some(name) = self.active.get(&chat).cloned() else {
+        let Some(name) = self.current(chat) else {
             return;
         };
         let Ok(key) = key.parse::<crate::keys::Key>() else {
