@@ -166,6 +166,11 @@ async fn run(
     // Messages wait here while an earlier one's Enter is still due (else two quick
     // messages would become one).
     let mut typing: VecDeque<String> = VecDeque::new();
+    // When the prompt on screen appeared, and the keys of a button pressed too soon after
+    // (held until the prompt takes keys: the profile's `prompt_settle`).
+    let mut prompt_since: Option<Duration> = None;
+    let mut held: Option<(Duration, Vec<u8>)> = None;
+    let settle = pipeline.profile().prompt_settle;
     let send = |ops: Vec<crate::pipeline::TimedOp>| {
         let events = events.clone();
         async move {
@@ -177,10 +182,14 @@ async fn run(
         }
     };
     loop {
-        let deadline = [pipeline.next_deadline(), enter_at]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            pipeline.next_deadline(),
+            enter_at,
+            held.as_ref().map(|h| h.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(start + d).await,
@@ -232,7 +241,12 @@ async fn run(
                     if let Some(keys) = &keys {
                         let app = pipeline.screen().application_cursor();
                         let bytes: Vec<u8> = keys.iter().flat_map(|k| k.bytes(app)).collect();
-                        pty.write(&bytes);
+                        let takes_keys = prompt_since.map_or(now(), |t| t + settle);
+                        if takes_keys > now() {
+                            held.get_or_insert((takes_keys, Vec::new())).1.extend(bytes);
+                        } else {
+                            pty.write(&bytes);
+                        }
                     }
                     let _ = reply.send(keys.is_some());
                 }
@@ -253,6 +267,11 @@ async fn run(
                 None => inbox_open = false,
             },
             _ = sleep => {
+                if held.as_ref().is_some_and(|(at, _)| now() >= *at) {
+                    if let Some((_, bytes)) = held.take() {
+                        pty.write(&bytes);
+                    }
+                }
                 if enter_at.is_some_and(|at| now() >= at) {
                     enter_at = None;
                     pty.write(b"\r");
@@ -264,6 +283,11 @@ async fn run(
                 }
                 send(pipeline.advance(now())).await;
             }
+        }
+        match (pipeline.view().prompt().is_some(), prompt_since) {
+            (true, None) => prompt_since = Some(now()),
+            (false, Some(_)) => prompt_since = None,
+            _ => {}
         }
         let now_doing = match pipeline.view().state() {
             _ if mirror => Activity::Ready,

@@ -33,6 +33,17 @@ struct ProfileFile {
     lifecycle: LifecycleFile,
     #[serde(default)]
     files: FilesFile,
+    #[serde(default)]
+    input: InputFile,
+}
+
+/// How the program takes input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputFile {
+    /// Milliseconds a prompt must have been on screen before it takes keys.
+    #[serde(default)]
+    prompt_settle_ms: u64,
 }
 
 /// What the screen says about files.
@@ -201,6 +212,10 @@ pub struct Profile {
     pub lifecycle: Lifecycle,
     /// A tool banner naming a file the program wrote (group `path`): the chat offers it.
     pub written_file: Option<Regex>,
+    /// How long a prompt must have been on screen before it takes keys: a button pressed
+    /// sooner has its keys held until then (Claude Code ignores keys that come right
+    /// after it draws a prompt, against accidental answers).
+    pub prompt_settle: std::time::Duration,
 }
 
 /// What the profile knows about starting the program again and about its limits.
@@ -283,6 +298,7 @@ impl Profile {
             lines: Vec::new(),
             lifecycle: Lifecycle::default(),
             written_file: None,
+            prompt_settle: std::time::Duration::ZERO,
         }
     }
 
@@ -344,6 +360,7 @@ impl Profile {
                 usage_limit,
             },
             written_file,
+            prompt_settle: std::time::Duration::from_millis(file.input.prompt_settle_ms),
         })
     }
 

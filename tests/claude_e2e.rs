@@ -1,0 +1,410 @@
+//! The real Claude Code end to end: the fake Bot API ↔ the real `telepty run` ↔ the real
+//! Claude Code (the version pinned in `fixtures/claude-code/VERSION`, installed from npm
+//! by `scripts/install-claude-code`, cached) ↔ the project's Anthropic mock, all on
+//! 127.0.0.1. Each test plays one scenario of `tests/claude/*.toml` from the user's side
+//! of the chat and checks what the user sees and what really happened (files on disk,
+//! what Claude Code sent to the model).
+//!
+//! These tests never skip: without Claude Code (npm unreachable) they fail and say so.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::bot::{has, start_bot_with, wait_chat, wait_until, Bot, TOKEN, USER};
+use common::root;
+use serde_json::Value;
+use telepty::fake_telegram::{ChatMessage, FakeTelegram, Upload, UploadKind};
+use telepty::mock::anthropic::Mock;
+use telepty::mock::claude_home::ClaudeHome;
+use telepty::mock::scenario::Scenario;
+
+/// The pinned Claude Code, installed once per test run.
+fn claude() -> &'static Path {
+    static CLAUDE: OnceLock<PathBuf> = OnceLock::new();
+    CLAUDE.get_or_init(|| {
+        let out = std::process::Command::new(root().join("scripts/install-claude-code"))
+            .output()
+            .expect("cannot run scripts/install-claude-code");
+        assert!(
+            out.status.success(),
+            "THE REAL-CLAUDE END-TO-END TESTS NEED CLAUDE CODE FROM NPM, AND ITS INSTALL \
+             FAILED (is the npm registry reachable?):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+/// One scenario's world: the mock, Claude Code's scratch home, the fake Bot API and
+/// telepty running Claude Code.
+struct Rig {
+    fake: FakeTelegram,
+    bot: Bot,
+    home: ClaudeHome,
+    /// Every request Claude Code sent to the mock, a JSON line each.
+    mock_log: PathBuf,
+    started: Instant,
+    name: &'static str,
+    _scratch: tempfile::TempDir,
+    _mock: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        // The figure the closing note of the e2e issue quotes.
+        eprintln!(
+            "e2e scenario {}: {:.1} s",
+            self.name,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+async fn rig(name: &'static str, env: &[(&str, String)]) -> Rig {
+    let started = Instant::now();
+    let claude = claude();
+    let scratch = tempfile::tempdir().unwrap();
+    let path = root().join(format!("tests/claude/{name}.toml"));
+    let setup = Scenario::load(&path, None).unwrap().setup;
+    let home = ClaudeHome::prepare(scratch.path(), &setup, true).unwrap();
+    let scenario = Scenario::load(&path, Some(&home.project)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mock_log = scratch.path().join("mock.jsonl");
+    let mock = Mock::new(scenario, Some(mock_log.clone())).unwrap();
+    let server = tokio::spawn(async move {
+        let _ = mock.serve(listener).await;
+    });
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let mut command = vec![claude.to_string_lossy().to_string()];
+    command.extend(setup.args.iter().cloned());
+    let mut vars: Vec<(String, String)> = home.env(port, &setup);
+    vars.push(("TELEPTY_COMMAND".into(), shell_words::join(&command)));
+    vars.push(("TELEPTY_PTY_SIZE".into(), "100x30".into()));
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let vars: Vec<(&str, String)> = vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let bot = start_bot_with(&fake, &vars);
+    Rig {
+        fake,
+        bot,
+        home,
+        mock_log,
+        started,
+        name,
+        _scratch: scratch,
+        _mock: server,
+    }
+}
+
+impl Rig {
+    /// `/new NAME` in the scenario's (trusted) project, until Claude Code is ready.
+    async fn session(&self) {
+        self.say(&format!("/new notes {}", self.home.project.display()));
+        self.wait("the session's start", has("Session notes started"))
+            .await;
+    }
+
+    fn say(&self, text: &str) {
+        self.fake.user_message(USER, text);
+    }
+
+    async fn wait(&self, what: &str, want: impl Fn(&[ChatMessage]) -> bool) -> Vec<ChatMessage> {
+        wait_chat(&self.fake, USER, what, want).await
+    }
+
+    /// The main requests (those offering tools) Claude Code sent to the mock.
+    fn main_requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.mock_log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .map(|v| v["body"].clone())
+            .filter(|b| b["tools"].as_array().is_some_and(|t| !t.is_empty()))
+            .collect()
+    }
+
+    /// The prompt message with a button labelled `label`, once it is shown.
+    async fn prompt_with(&self, label: &str) -> ChatMessage {
+        let chat = self
+            .wait(&format!("a prompt with “{label}”"), |ms| {
+                ms.iter()
+                    .any(|m| m.buttons.iter().flatten().any(|b| b.0 == label))
+            })
+            .await;
+        chat.into_iter()
+            .rev()
+            .find(|m| m.buttons.iter().flatten().any(|b| b.0 == label))
+            .unwrap()
+    }
+
+    /// Presses the button `label` of `prompt`, and waits until the prompt shows the choice
+    /// without its buttons.
+    async fn press(&self, prompt: &ChatMessage, label: &str) {
+        let data = prompt
+            .buttons
+            .iter()
+            .flatten()
+            .find(|b| b.0 == label)
+            .unwrap()
+            .1
+            .clone();
+        self.fake.press_button(USER, prompt.id, &data);
+        let id = prompt.id;
+        let choice = format!("→ {label}");
+        self.wait("the prompt answered", |ms| {
+            ms.iter()
+                .any(|m| m.id == id && m.text.contains(&choice) && m.buttons.is_empty())
+        })
+        .await;
+    }
+
+    /// SIGTERM: exit code 0, and every Claude Code process of the test gone.
+    async fn finish(mut self) {
+        let status = self.bot.terminate().await;
+        assert!(status.success(), "{status}");
+        let claude = claude().to_string_lossy().to_string();
+        let home = self.home.home.to_string_lossy().to_string();
+        wait_until("Claude Code to end", Duration::from_secs(10), || {
+            !claude_processes(&claude, &home)
+        })
+        .await;
+        // Telegram refused nothing telepty sent.
+        let refused: Vec<_> = self
+            .fake
+            .calls()
+            .into_iter()
+            .filter(|c| c.error.is_some())
+            .map(|c| format!("{} {:?} {}", c.method, c.error, c.body))
+            .collect();
+        assert!(refused.is_empty(), "refused calls: {refused:?}");
+    }
+}
+
+/// Whether a process of `binary` runs with `home` in its environment (this test's).
+fn claude_processes(binary: &str, home: &str) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|p| {
+        let exe = std::fs::read_link(p.path().join("exe")).unwrap_or_default();
+        let environ = std::fs::read(p.path().join("environ")).unwrap_or_default();
+        exe.to_string_lossy() == binary
+            && String::from_utf8_lossy(&environ).contains(&format!("HOME={home}"))
+    })
+}
+
+/// Whether some user message of a request contains `text`.
+fn asks(request: &Value, text: &str) -> bool {
+    request["messages"].as_array().is_some_and(|ms| {
+        ms.iter()
+            .filter(|m| m["role"] == "user")
+            .any(|m| m["content"].to_string().contains(text))
+    })
+}
+
+/// Whether some assistant message of a request contains `text`.
+fn answered(request: &Value, text: &str) -> bool {
+    request["messages"].as_array().is_some_and(|ms| {
+        ms.iter()
+            .filter(|m| m["role"] == "assistant")
+            .any(|m| m["content"].to_string().contains(text))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_gets_its_answer_and_esc_interrupts_a_slow_one() {
+    let rig = rig("answer-and-interrupt", &[]).await;
+    rig.session().await;
+    rig.say("What is 2 + 2?");
+    rig.wait(
+        "the answer",
+        has("Four. Adding two and two gives four, in every base larger than four."),
+    )
+    .await;
+    assert!(asks(&rig.main_requests()[0], "What is 2 + 2?"));
+
+    // A slow answer: /esc once it is streaming.
+    rig.say("Tell me a long story");
+    wait_until("the story's request", Duration::from_secs(30), || {
+        rig.main_requests().len() >= 2
+    })
+    .await;
+    rig.wait("the story streaming", has("lighthouse keeper"))
+        .await;
+    rig.say("/esc");
+    rig.wait("the interrupt", has("Interrupted")).await;
+    let chat = rig.fake.chat(USER);
+    assert!(
+        !chat
+            .iter()
+            .any(|m| m.text.contains("the question marks were the ship's name")),
+        "the story was not interrupted"
+    );
+    rig.say("Shorter please");
+    rig.wait(
+        "the short answer",
+        has("Short version: the keeper kept counting."),
+    )
+    .await;
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_manual_mode_yes_runs_the_command_and_no_does_not() {
+    let rig = rig("manual", &[]).await;
+    rig.session().await;
+    let project = rig.home.project.clone();
+
+    rig.say("Create the yes marker");
+    let prompt = rig.prompt_with("Yes").await;
+    assert!(prompt.text.contains("touch yes-ran.txt"), "{}", prompt.text);
+    assert!(prompt.buttons.iter().flatten().any(|b| b.0 == "No"));
+    rig.press(&prompt, "Yes").await;
+    rig.wait("the answer after Yes", has("The yes marker exists now."))
+        .await;
+    assert!(project.join("yes-ran.txt").exists(), "Yes: the command ran");
+
+    rig.say("Create the no marker");
+    let prompt = rig
+        .wait("the second prompt", |ms| {
+            ms.iter()
+                .any(|m| m.text.contains("touch no-ran.txt") && !m.buttons.is_empty())
+        })
+        .await
+        .into_iter()
+        .find(|m| m.text.contains("touch no-ran.txt") && !m.buttons.is_empty())
+        .unwrap();
+    rig.press(&prompt, "No").await;
+    rig.say("Leave it");
+    rig.wait(
+        "the answer after No",
+        has("Fine, I left the other marker alone."),
+    )
+    .await;
+    assert!(
+        !project.join("no-ran.txt").exists(),
+        "No: the command did not run"
+    );
+
+    rig.say("Write hello.py");
+    let prompt = rig
+        .wait("the Write prompt", |ms| {
+            ms.iter()
+                .any(|m| m.text.contains("hello.py") && !m.buttons.is_empty())
+        })
+        .await
+        .into_iter()
+        .find(|m| m.text.contains("hello.py") && !m.buttons.is_empty())
+        .unwrap();
+    rig.press(&prompt, "Yes").await;
+    rig.wait("the answer after Write", has("hello.py prints a greeting."))
+        .await;
+    assert_eq!(
+        std::fs::read_to_string(project.join("hello.py")).unwrap(),
+        "print('hello from the phone')\n"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_auto_mode_a_blocked_call_is_shown_with_its_reason() {
+    let rig = rig("auto", &[]).await;
+    rig.session().await;
+    rig.say("Install the tool");
+    let chat = rig
+        .wait("the blocked call", |ms| {
+            ms.iter().any(|m| {
+                m.text.contains("Blocked by auto mode")
+                    && m.text.contains("Runs a downloaded script with root rights")
+            })
+        })
+        .await;
+    let notice = chat
+        .iter()
+        .find(|m| m.text.contains("Blocked by auto mode"))
+        .unwrap();
+    assert!(notice.text.contains("sudo bash"), "{}", notice.text);
+    assert!(!notice.silent, "a blocked call is audible");
+    rig.wait(
+        "the answer",
+        has("The installer was blocked: it runs a downloaded script as root."),
+    )
+    .await;
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_resumes_with_continue_and_claude_sees_the_earlier_exchange() {
+    let rig = rig("resume", &[("TELEPTY_IDLE_TIMEOUT", "3s".into())]).await;
+    rig.session().await;
+    rig.say("Remember: the deploy key lives in the vault under ops/deploy");
+    rig.wait(
+        "the first answer",
+        has("Noted: the deploy key lives in the vault under ops/deploy."),
+    )
+    .await;
+    rig.wait("the idle suspend", has("suspended after being idle"))
+        .await;
+    rig.say("Where does the deploy key live?");
+    // `--continue`, or `--resume <id>` when Claude Code named its conversation on exit.
+    rig.wait("the resume", has("Resuming notes (--")).await;
+    rig.wait(
+        "the answer after the resume",
+        has("It lives in the vault under ops/deploy, as you told me."),
+    )
+    .await;
+    let requests = rig.main_requests();
+    let last = requests.last().unwrap();
+    assert!(asks(last, "Where does the deploy key live?"));
+    assert!(
+        asks(last, "Remember: the deploy key lives in the vault") && answered(last, "Noted:"),
+        "the resumed Claude Code did not send the earlier exchange: {last}"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_reaches_claude_as_its_path() {
+    let rig = rig("upload", &[]).await;
+    rig.session().await;
+    let mut upload = Upload::new(UploadKind::Document, "milk\nbread\ntea\n");
+    upload.name = Some("shopping list.txt".into());
+    upload.caption = Some("What is in this file?".into());
+    rig.fake.user_upload(USER, upload);
+    rig.wait(
+        "the answer about the file",
+        has("The file holds one line of shopping: milk, bread and tea."),
+    )
+    .await;
+    let files: Vec<PathBuf> = std::fs::read_dir(rig.home.project.join("files"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(std::fs::read(&files[0]).unwrap(), b"milk\nbread\ntea\n");
+    let name = files[0].file_name().unwrap().to_string_lossy().to_string();
+    let request = &rig.main_requests()[0];
+    assert!(
+        asks(request, "What is in this file?") && asks(request, &format!("files/{name}")),
+        "Claude Code was not told the file's path: {request}"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trust_menu_of_a_fresh_directory_is_answered_with_a_button() {
+    let rig = rig("trust", &[]).await;
+    // A directory Claude Code has never seen: it asks whether to trust it.
+    rig.say("/new fresh");
+    let prompt = rig.prompt_with("Yes, I trust this folder").await;
+    assert!(prompt.buttons.iter().flatten().any(|b| b.0 == "No, exit"));
+    rig.press(&prompt, "Yes, I trust this folder").await;
+    rig.say("Do you work here now?");
+    rig.wait("the answer", has("Yes, I work in this folder now."))
+        .await;
+    rig.finish().await;
+}
