@@ -121,11 +121,20 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The bot is a service: its log says what it does unless RUST_LOG says otherwise.
+    // Console commands stay quiet but for warnings (their output is the point).
+    let default = match cli.command {
+        Cmd::Run { .. } => "telepty=info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("telepty: {err:#}");

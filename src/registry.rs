@@ -130,7 +130,16 @@ impl Registry {
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(state_dir)?;
             let tmp = state_dir.join(format!("{FILE_NAME}.tmp"));
-            let mut file = std::fs::File::create(&tmp)?;
+            // Only the user may read it: it holds messages waiting for their session.
+            let mut file = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)?
+            };
             let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
             file.write_all(&text)?;
             file.sync_all()?;
@@ -195,6 +204,13 @@ mod tests {
         r.save(dir.path()).unwrap();
         assert_eq!(Registry::load(dir.path()).unwrap(), r);
         assert!(!dir.path().join("registry.json.tmp").exists());
+        // Only the user reads what waits in it.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(FILE_NAME))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
 
         std::fs::write(dir.path().join(FILE_NAME), "{ not json").unwrap();
         let err = Registry::load(dir.path()).unwrap_err().to_string();

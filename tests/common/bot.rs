@@ -77,6 +77,11 @@ fn spawn(home: &std::path::Path, url: &str, env: &[(String, String)]) -> Child {
         .arg("run")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // Quiet but for trouble, unless the one running the tests asks for more.
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "telepty=warn".into()),
+        )
         .env("HOME", home)
         .env("TELEPTY_TOKEN", TOKEN)
         .env("TELEPTY_ALLOWED_USERS", USER.to_string())
