@@ -96,18 +96,7 @@ fn program(command: &[String]) -> Finding {
     let Some(name) = command.first() else {
         return Finding::bad("no command", "set command (or TELEPTY_COMMAND)");
     };
-    let found = if name.contains('/') {
-        Path::new(name)
-            .is_file()
-            .then(|| Path::new(name).to_path_buf())
-    } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        })
-    };
-    let Some(path) = found else {
+    let Some(path) = crate::pty::locate(name) else {
         return Finding::bad(
             format!("{name} is not on PATH"),
             if name == "claude" {

@@ -23,9 +23,11 @@
 //! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
 
 pub mod asciicast;
+pub mod attach;
 pub mod bot;
 pub mod chat;
 pub mod config;
+pub mod control;
 pub mod doctor;
 pub mod fake_telegram;
 pub mod files;

@@ -111,6 +111,39 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Attach this terminal to a live session of the running bot: its screen now, then
+    /// output and keys both ways, while the chat goes on. Detach with Ctrl-\ twice
+    /// (Claude Code does not use it; one Ctrl-\ followed by another key is passed on),
+    /// or by closing the terminal. A suspended session is resumed first.
+    Attach {
+        /// The session.
+        name: String,
+        /// Give the session this terminal's size while attached (restored on detach);
+        /// by default it keeps its own, which the chat's screens are made for.
+        #[arg(long)]
+        resize: bool,
+        /// The configuration file [default: $XDG_CONFIG_HOME/telepty/config.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List the running bot's sessions: state, directory, attached terminals.
+    Ls {
+        /// The configuration file [default: $XDG_CONFIG_HOME/telepty/config.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Type a line into a session of the running bot, as a message from the chat would
+    /// be (for scripts).
+    Send {
+        /// The session.
+        name: String,
+        /// The text (several words are joined with spaces).
+        #[arg(required = true)]
+        text: Vec<String>,
+        /// The configuration file [default: $XDG_CONFIG_HOME/telepty/config.toml].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print the configuration in effect (the token hidden) and where each value came
     /// from: the file, a TELEPTY_* variable, or the default.
     Config {
@@ -257,6 +290,60 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Cmd::Attach {
+            name,
+            resize,
+            config,
+        } => {
+            let config = Config::load(config.as_deref(), &Config::process_env())?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(telepty::attach::attach(&config.state_dir, &name, resize))?;
+            // The stdin reader may still wait for a key: the process ends here.
+            runtime.shutdown_background();
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ls { config } => {
+            let config = Config::load(config.as_deref(), &Config::process_env())?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let (answer, _) = runtime.block_on(telepty::control::ask(
+                &config.state_dir,
+                &telepty::control::Ask::Ls,
+            ))?;
+            if answer.sessions.is_empty() {
+                println!("no sessions (/new NAME in the chat starts one)");
+            }
+            for s in &answer.sessions {
+                let mut state = s.state.clone();
+                if s.attached > 0 {
+                    state.push_str(&format!(", {} attached", s.attached));
+                }
+                println!(
+                    "{} {:<16} {:<28} {}  (idle {})",
+                    if s.active { "▶" } else { " " },
+                    s.name,
+                    state,
+                    s.dir,
+                    humantime::format_duration(std::time::Duration::from_secs(s.idle_secs))
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Send { name, text, config } => {
+            let config = Config::load(config.as_deref(), &Config::process_env())?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let ask = telepty::control::Ask::Send {
+                name: name.clone(),
+                text: text.join(" "),
+            };
+            let (answer, _) = runtime.block_on(telepty::control::ask(&config.state_dir, &ask))?;
+            if !answer.ok {
+                anyhow::bail!(
+                    "cannot send to {name}: {}",
+                    answer.error.unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Config { config } => {
             let env = Config::process_env();

@@ -142,6 +142,19 @@ pub struct Pty {
     exit: watch::Receiver<Option<ExitInfo>>,
 }
 
+/// Where `program` is: itself when it names a path, else the first match on PATH.
+pub fn locate(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(program);
+    if program.contains('/') {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
 impl Pty {
     /// Starts the command. Returns the process and the channel its output arrives on;
     /// the channel closes when the terminal reaches end of file.
@@ -156,6 +169,21 @@ impl Pty {
         builder.env_clear();
         for (k, v) in child_env(std::env::vars(), &command.env, command.lang.as_deref()) {
             builder.env(k, v);
+        }
+        // Said plainly before portable-pty says it obscurely (unless the child gets a
+        // PATH of its own).
+        let own_path = command.env.iter().any(|(k, _)| k == "PATH");
+        if !own_path && locate(&command.program).is_none() {
+            let hint = if command.program == "claude" {
+                "install Claude Code (npm install -g @anthropic-ai/claude-code), or name \
+                 another program"
+            } else {
+                "install it, or give its full path"
+            };
+            anyhow::bail!(
+                "cannot start {:?}: it is not on PATH; {hint}",
+                command.program
+            );
         }
         let mut child = pair.slave.spawn_command(builder).with_context(|| {
             format!(

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::keys::{paste_bytes, Key};
@@ -17,6 +17,7 @@ use crate::pacer::{Limits, Operation};
 use crate::pipeline::Pipeline;
 use crate::profile::{Profile, ViewKind};
 use crate::pty::{Command, ExitInfo, Pty};
+use crate::screen::Size;
 use crate::view::State;
 
 /// Claude Code takes an Enter that arrives in the same burst as text for a newline; the
@@ -39,7 +40,37 @@ pub enum Request {
     Picture(oneshot::Sender<Vec<u8>>),
     /// Stop the program: SIGTERM, this grace, SIGKILL.
     Stop(Duration),
+    /// A terminal attaches (`telepty attach`): the screen as it is now and, from that
+    /// very point on, the program's output as it comes.
+    Attach(oneshot::Sender<Tap>),
+    /// Bytes typed at an attached terminal, as they are.
+    Typed(Vec<u8>),
+    /// The terminal size while an attached terminal sets it; `None` gives the session
+    /// its own size back.
+    Resize(Option<Size>),
 }
+
+/// What an attached terminal gets: escape sequences that draw the screen as it is now
+/// (contents, colours, cursor, input modes), then the output that follows it.
+pub struct Tap {
+    pub screen: Vec<u8>,
+    pub size: Size,
+    pub output: broadcast::Receiver<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Tap({} bytes of screen, {:?})",
+            self.screen.len(),
+            self.size
+        )
+    }
+}
+
+/// Output chunks kept for a slow attached terminal before it must draw the screen anew.
+const TAP_BACKLOG: usize = 1024;
 
 /// What the program is doing, as far as the bot needs to know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +161,16 @@ impl Session {
         rx.await.unwrap_or_default()
     }
 
+    /// Attaches a terminal: the screen now and the output from then on (`None` once the
+    /// session has ended).
+    pub async fn attach(&self) -> Option<Tap> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Attach(tx)).await {
+            return None;
+        }
+        rx.await.ok()
+    }
+
     /// Presses a prompt button; false if its prompt is gone.
     pub async fn press(&self, data: &str) -> bool {
         let (tx, rx) = oneshot::channel();
@@ -171,6 +212,10 @@ async fn run(
     let mut prompt_since: Option<Duration> = None;
     let mut held: Option<(Duration, Vec<u8>)> = None;
     let settle = pipeline.profile().prompt_settle;
+    // Attached terminals hear the output here; the session's own size is kept for when
+    // a terminal that resized it lets go.
+    let (taps, _) = broadcast::channel::<Vec<u8>>(TAP_BACKLOG);
+    let own_size = pipeline.screen().size();
     let send = |ops: Vec<crate::pipeline::TimedOp>| {
         let events = events.clone();
         async move {
@@ -199,6 +244,9 @@ async fn run(
         tokio::select! {
             chunk = output.recv(), if output_open => match chunk {
                 Some(bytes) => {
+                    if taps.receiver_count() > 0 {
+                        let _ = taps.send(bytes.clone());
+                    }
                     let ops = pipeline.output(now(), &bytes);
                     let replies = pipeline.take_replies();
                     if !replies.is_empty() {
@@ -255,6 +303,26 @@ async fn run(
                 }
                 Some(Request::Picture(reply)) => {
                     let _ = reply.send(crate::picture::render_png(pipeline.screen().vt()));
+                }
+                Some(Request::Attach(reply)) => {
+                    let screen = pipeline.screen().vt();
+                    let mut drawn = screen.state_formatted().into_bytes();
+                    drawn.extend_from_slice(screen.cursor_state_formatted().as_bytes());
+                    let _ = reply.send(Tap {
+                        screen: drawn,
+                        size: pipeline.screen().size(),
+                        output: taps.subscribe(),
+                    });
+                }
+                Some(Request::Typed(bytes)) => {
+                    pty.write(&bytes);
+                    send(pipeline.input(now(), &bytes)).await;
+                }
+                Some(Request::Resize(size)) => {
+                    let size = size.unwrap_or(own_size);
+                    if size != pipeline.screen().size() && pty.resize(size).is_ok() {
+                        send(pipeline.resize(now(), size)).await;
+                    }
                 }
                 Some(Request::Stop(grace)) => {
                     let info = pty.stop(grace).await;

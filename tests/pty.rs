@@ -125,6 +125,19 @@ async fn a_missing_working_directory_is_an_error_naming_it() {
 }
 
 #[tokio::test]
+async fn a_program_not_on_path_is_an_error_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = match Terminal::spawn(&Command::new("telepty-no-such-program", dir.path()), 10) {
+        Err(e) => format!("{e:#}"),
+        Ok(_) => panic!("spawn should fail"),
+    };
+    assert!(
+        err.contains("\"telepty-no-such-program\": it is not on PATH"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_program_that_ignores_sigterm_is_killed_after_the_grace_period() {
     let mut term = Terminal::spawn(
         &sh("trap '' HUP TERM; echo ready; while :; do sleep 1; done"),

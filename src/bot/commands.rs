@@ -201,6 +201,11 @@ impl Router {
             if !e.record.pending.is_empty() {
                 state.push_str(&format!(", {} message(s) waiting", e.record.pending.len()));
             }
+            match self.attached_to(*c, name) {
+                0 => {}
+                1 => state.push_str(", a terminal attached"),
+                n => state.push_str(&format!(", {n} terminals attached")),
+            }
             if let Some(at) = e.record.continue_at {
                 state.push_str(&format!(
                     ", continues in {}",

@@ -25,6 +25,7 @@ use teloxide::Bot;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::control::{self, SessionInfo, ToBot};
 use crate::lifecycle::{Crashes, Intent, Phase};
 use crate::profile::Profile;
 use crate::registry::{Ledger, Record, Registry};
@@ -140,6 +141,8 @@ struct Router {
     here: Option<(i64, i32)>,
     /// Chats seen to be forum supergroups: `/new` opens a topic there.
     forums: HashSet<i64>,
+    /// Terminals attached to each session (`telepty attach`).
+    attached: HashMap<(i64, String), usize>,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
@@ -192,7 +195,12 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         albums: HashMap::new(),
         here: None,
         forums: HashSet::new(),
+        attached: HashMap::new(),
     };
+    // The local control socket: `telepty attach`, `ls`, `send`.
+    let listener = control::listen(&state.config.state_dir).await?;
+    let (control_tx, mut control_rx) = mpsc::channel::<ToBot>(64);
+    let control_task = tokio::spawn(control::serve(listener, control_tx));
     state.restore(registry.sessions).await;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let first = bot.clone();
@@ -242,12 +250,15 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
             Some((chat, name, generation, event)) = events.recv() => {
                 state.on_event(chat, &name, generation, event).await;
             }
+            Some(ask) = control_rx.recv() => state.on_control(ask).await,
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
         }
     }
     tracing::info!("shutting down: stopping sessions, flushing the chat");
     drop(poll);
+    control_task.abort();
+    let _ = std::fs::remove_file(control::socket_path(&state.config.state_dir));
     state.closing = true;
     state.suspend_all().await;
     // Let the sessions report their end and the outbox empty, within a bound.
@@ -502,6 +513,117 @@ impl Router {
         if !pressed {
             self.say(chat, "That prompt is no longer on the screen.");
         }
+    }
+
+    /// A request from the local control socket.
+    async fn on_control(&mut self, ask: ToBot) {
+        match ask {
+            ToBot::List(reply) => {
+                let _ = reply.send(self.infos());
+            }
+            ToBot::Send { name, text, reply } => {
+                let result = match self.find(&name) {
+                    Ok(chat) => {
+                        self.deliver(chat, &name, text, false).await;
+                        self.save();
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
+            ToBot::Attach { name, reply } => {
+                let chat = match self.find(&name) {
+                    Ok(chat) => chat,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return;
+                    }
+                };
+                // Resumed first, as a message from the chat would resume it.
+                let running = self
+                    .entry(chat, &name)
+                    .is_some_and(|e| e.live.is_some() && e.intent.is_none());
+                if !running {
+                    let looped = self.entry(chat, &name).is_some_and(|e| e.record.crash_loop);
+                    if looped {
+                        let _ = reply.send(Err(format!(
+                            "{name} crashed too often; /restart {name} in the chat first"
+                        )));
+                        return;
+                    }
+                    if !self.start(chat, &name, true).await {
+                        let _ = reply.send(Err(format!("{name} could not be started")));
+                        return;
+                    }
+                }
+                let session = self
+                    .entry(chat, &name)
+                    .and_then(|e| e.live.as_ref())
+                    .map(|l| l.session.clone());
+                match session {
+                    Some(session) => {
+                        tracing::info!(session = %name, chat, "a terminal attached");
+                        *self.attached.entry((chat, name)).or_default() += 1;
+                        let _ = reply.send(Ok((session, chat)));
+                    }
+                    None => {
+                        let _ = reply.send(Err(format!("{name} is not running")));
+                    }
+                }
+            }
+            ToBot::Detached { chat, name } => {
+                tracing::info!(session = %name, chat, "a terminal detached");
+                if let Some(n) = self.attached.get_mut(&(chat, name.clone())) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.attached.remove(&(chat, name));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The chat of the one session called `name`.
+    fn find(&self, name: &str) -> Result<i64, String> {
+        let chats: Vec<i64> = self
+            .sessions
+            .keys()
+            .filter(|(_, n)| n == name)
+            .map(|(c, _)| *c)
+            .collect();
+        match chats.as_slice() {
+            [chat] => Ok(*chat),
+            [] => Err(format!("no session {name}; `telepty ls` lists them")),
+            _ => Err(format!(
+                "{} chats have a session {name}; rename one with /delete and /new",
+                chats.len()
+            )),
+        }
+    }
+
+    /// Every session, for `telepty ls`.
+    fn infos(&self) -> Vec<SessionInfo> {
+        self.sessions
+            .iter()
+            .map(|((chat, name), e)| SessionInfo {
+                name: name.clone(),
+                chat: *chat,
+                state: e.phase.as_str().to_string(),
+                dir: e.record.dir.display().to_string(),
+                attached: self.attached_to(*chat, name),
+                active: self.active.get(chat) == Some(name),
+                idle_secs: e.last_activity.elapsed().as_secs(),
+            })
+            .collect()
+    }
+
+    /// How many terminals are attached to session `name` of `chat`.
+    fn attached_to(&self, chat: i64, name: &str) -> usize {
+        self.attached
+            .get(&(chat, name.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The bot's own message, where it answers now (see [`Router::place`]).

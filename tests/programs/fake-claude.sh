@@ -24,7 +24,8 @@ case " $* " in
   *" --continue "*|*" --resume "*) turn=$(cat .fake-turns 2>/dev/null || echo 0) ;;
 esac
 sleep "${FAKE_START_DELAY:-0}"
-printf '\033[2J\033[HWelcome to the fake\r\n'
+# The cursor hidden, as Claude Code hides it (an attached terminal must show it again).
+printf '\033[?25l\033[2J\033[HWelcome to the fake\r\n'
 box
 while IFS= read -r line; do
   echo "$line" >> "${FAKE_INPUTS:-/dev/null}"

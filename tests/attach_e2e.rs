@@ -1,0 +1,207 @@
+//! `telepty attach`, `ls` and `send` against a running `telepty run` (fake Bot API,
+//! the scripted stand-in for Claude Code): each attached terminal is a PTY of the test's
+//! own, read through the same screen model telepty uses.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::bot::{has, start_bot, wait_chat, TOKEN, USER};
+use telepty::fake_telegram::FakeTelegram;
+use telepty::terminal::Activity;
+use telepty::{Command, Size, Terminal};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A terminal at the desk: `telepty ARGS` in a PTY of 60x20 (the session's size); when
+/// telepty returns, the shell prints the terminal's modes and a marker.
+fn desk(args: &str) -> Terminal {
+    let script = format!(
+        "{} {args}; echo; stty -a; echo AFTER-TELEPTY",
+        env!("CARGO_BIN_EXE_telepty")
+    );
+    let command = Command::new("/bin/bash", std::env::temp_dir())
+        .args(["--norc", "--noprofile", "-c", &script])
+        .size(Size::new(60, 20));
+    Terminal::spawn(&command, 200).unwrap()
+}
+
+/// Waits until the desk's screen shows `text`.
+async fn shows(term: &mut Terminal, text: &str) {
+    let found = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            if term.screen().text().contains(text) {
+                return;
+            }
+            if let Activity::Exited(_) = term.next().await {
+                return;
+            }
+        }
+    })
+    .await;
+    let screen = term.screen().text();
+    assert!(
+        found.is_ok() && screen.contains(text),
+        "the desk never showed {text:?}; it shows:\n{screen}"
+    );
+}
+
+/// A configuration file that points the desk's telepty at the bot's state directory
+/// (a child of a PTY gets no TELEPTY_* variable: telepty scrubs them).
+fn config_for(home: &Path) -> String {
+    let file = home.join("desk.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "state_dir = {:?}\n",
+            home.join("state").display().to_string()
+        ),
+    )
+    .unwrap();
+    file.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminals_attach_type_see_the_same_and_detach_cleanly() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let mut bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    fake.user_message(USER, "hello");
+    wait_chat(&fake, USER, "the answer", has("You said: hello (turn 1)")).await;
+    let config = config_for(bot.dir.path());
+
+    // The first screen appears at once, drawn from the screen model: the program has
+    // printed nothing since the answer.
+    let mut one = desk(&format!("attach alpha --config {config}"));
+    shows(&mut one, "You said: hello (turn 1)").await;
+    assert!(
+        one.screen().is_alternate(),
+        "attached on the alternate screen"
+    );
+    assert!(
+        one.screen().vt().hide_cursor(),
+        "the program's hidden cursor is hidden at the desk too"
+    );
+    assert_eq!(bot.program_inputs(), vec!["hello"]);
+
+    // A second terminal sees the same; the chat knows both are there.
+    let mut two = desk(&format!("attach alpha --config {config}"));
+    shows(&mut two, "You said: hello (turn 1)").await;
+    fake.user_message(USER, "/sessions");
+    wait_chat(&fake, USER, "two attached", has("2 terminals attached")).await;
+
+    // Typed at the desk: it reaches the program, the answer reaches the chat and both
+    // terminals.
+    one.write(b"from the desk\r");
+    wait_chat(
+        &fake,
+        USER,
+        "the desk's turn in the chat",
+        has("You said: from the desk (turn 2)"),
+    )
+    .await;
+    shows(&mut two, "You said: from the desk (turn 2)").await;
+    // A message from the chat is typed as usual while terminals are attached.
+    fake.user_message(USER, "from the phone");
+    shows(&mut one, "You said: from the phone (turn 3)").await;
+    shows(&mut two, "You said: from the phone (turn 3)").await;
+
+    // A single Ctrl-\ is the program's; twice detaches, and the terminal is itself again:
+    // cooked mode with echo, the cursor shown, the main screen.
+    one.write(&[0x1c, 0x1c]);
+    shows(&mut one, "AFTER-TELEPTY").await;
+    let screen = one.screen();
+    assert!(!screen.is_alternate(), "left the alternate screen");
+    assert!(!screen.vt().hide_cursor(), "the cursor is shown");
+    let modes = screen.text();
+    assert!(modes.contains("[detached from alpha]"), "{modes}");
+    assert!(
+        modes.contains(" icanon") && modes.contains(" echo ") && !modes.contains("-icanon"),
+        "raw mode is off:\n{modes}"
+    );
+    fake.user_message(USER, "/sessions");
+    wait_chat(&fake, USER, "one left", has("a terminal attached")).await;
+
+    // SIGHUP (the terminal closed) detaches too.
+    let attach_pid = child_of(two.pid()).expect("the attach process");
+    // SAFETY: kill(2) on a pid of this test's own child; touches no memory.
+    unsafe { libc::kill(attach_pid, libc::SIGHUP) };
+    shows(&mut two, "AFTER-TELEPTY").await;
+    assert!(!two.screen().is_alternate());
+    assert!(!two.screen().vt().hide_cursor());
+
+    // `telepty send` types a line for scripts; `telepty ls` lists the sessions.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .args(["send", "alpha", "by", "script", "--config", &config])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_chat(
+        &fake,
+        USER,
+        "the scripted line's answer",
+        has("You said: by script (turn 4)"),
+    )
+    .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .args(["ls", "--config", &config])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.contains("alpha") && list.contains("ready"), "{list}");
+    assert!(!list.contains("attached"), "nobody is attached now: {list}");
+
+    // A suspended session is resumed for the terminal.
+    fake.user_message(USER, "/stop alpha");
+    wait_chat(&fake, USER, "the stop", has("alpha stopped")).await;
+    let mut three = desk(&format!("attach alpha --config {config}"));
+    wait_chat(&fake, USER, "the resume", has("Resuming alpha")).await;
+    shows(&mut three, "? for shortcuts").await;
+    three.write(b"back\r");
+    wait_chat(
+        &fake,
+        USER,
+        "the resumed session's answer",
+        has("You said: back (turn 5)"),
+    )
+    .await;
+    three.write(&[0x1c, 0x1c]);
+    shows(&mut three, "AFTER-TELEPTY").await;
+
+    // Unknown sessions and a telepty that is not running are said plainly.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .args(["send", "nope", "hi", "--config", &config])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no session nope"));
+    assert!(bot.terminate().await.success());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .args(["ls", "--config", &config])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("telepty is not running"));
+}
+
+/// The first child process of `pid` (the shell's telepty).
+fn child_of(pid: u32) -> Option<i32> {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while std::time::Instant::now() < deadline {
+        let path = format!("/proc/{pid}/task/{pid}/children");
+        if let Some(child) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|c| c.parse().ok()))
+        {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
