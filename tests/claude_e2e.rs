@@ -20,6 +20,8 @@ use telepty::fake_telegram::{ChatMessage, FakeTelegram, Upload, UploadKind};
 use telepty::mock::anthropic::Mock;
 use telepty::mock::claude_home::ClaudeHome;
 use telepty::mock::scenario::Scenario;
+use telepty::terminal::Activity;
+use telepty::{Command, Size, Terminal};
 
 /// The pinned Claude Code, installed once per test run.
 fn claude() -> &'static Path {
@@ -406,5 +408,92 @@ async fn the_trust_menu_of_a_fresh_directory_is_answered_with_a_button() {
     rig.say("Do you work here now?");
     rig.wait("the answer", has("Yes, I work in this folder now."))
         .await;
+    rig.finish().await;
+}
+
+/// A terminal at the desk: `telepty attach notes` in a PTY of the session's size; when
+/// it returns, the shell says so.
+fn desk(config: &Path) -> Terminal {
+    let script = format!(
+        "{} attach notes --config {}; echo AFTER-ATTACH",
+        env!("CARGO_BIN_EXE_telepty"),
+        config.display()
+    );
+    let command = Command::new("/bin/bash", std::env::temp_dir())
+        .args(["--norc", "--noprofile", "-c", &script])
+        .size(Size::new(100, 30));
+    Terminal::spawn(&command, 0).unwrap()
+}
+
+/// Waits until the desk's screen shows `text`.
+async fn desk_shows(term: &mut Terminal, text: &str) {
+    let found = tokio::time::timeout(Duration::from_secs(60), async {
+        while !term.screen().text().contains(text) {
+            if let Activity::Exited(_) = term.next().await {
+                return;
+            }
+        }
+    })
+    .await;
+    let screen = term.screen().text();
+    assert!(
+        found.is_ok() && screen.contains(text),
+        "the desk never showed {text:?}; it shows:\n{screen}"
+    );
+}
+
+/// How long a person looks at a prompt before pressing a key. Claude Code ignores keys
+/// that come right after it draws a prompt (against answering it by accident), so a
+/// test that answers at the terminal pauses as a person would; the chat's buttons need
+/// no such pause (telepty holds their keys: `prompt_settle_ms`).
+const READING_TIME: Duration = Duration::from_millis(700);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_desk_and_on_the_phone_in_one_claude_session() {
+    let rig = rig("desk", &[]).await;
+    rig.session().await;
+    let config = rig.bot.dir.path().join("desk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = {:?}\n",
+            rig.bot.dir.path().join("state").display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut desk = desk(&config);
+    desk_shows(&mut desk, "❯").await;
+
+    // A question typed at the desk: the answer reaches the chat.
+    desk.write(b"What is the capital of France?");
+    desk_shows(&mut desk, "What is the capital of France?").await;
+    desk.write(b"\r");
+    rig.wait(
+        "the desk's answer in the chat",
+        has("Paris is the capital of France."),
+    )
+    .await;
+
+    // A prompt raised from the chat, answered at the desk: the chat's buttons go.
+    rig.say("Create the desk marker");
+    let prompt = rig.prompt_with("Yes").await;
+    desk_shows(&mut desk, "Do you want to proceed?").await;
+    tokio::time::sleep(READING_TIME).await;
+    desk.write(b"1");
+    let id = prompt.id;
+    rig.wait("the prompt's buttons gone", |ms| {
+        ms.iter().any(|m| m.id == id && m.buttons.is_empty())
+    })
+    .await;
+    rig.wait(
+        "the answer after the desk's Yes",
+        has("The desk marker exists now."),
+    )
+    .await;
+    assert!(rig.home.project.join("desk-ran.txt").exists());
+
+    desk.write(&[0x1c, 0x1c]);
+    desk_shows(&mut desk, "AFTER-ATTACH").await;
+    assert!(!desk.screen().is_alternate());
     rig.finish().await;
 }
