@@ -11,6 +11,7 @@ use std::path::Path;
 
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::console::RawMode;
 use crate::control::{self, Ask, Frame};
 
 /// Ctrl-\ : pressed twice, it detaches. Claude Code gives it no meaning, and a terminal
@@ -54,35 +55,38 @@ pub const RESTORE: &str = "\x1b[0m\x1b[?1049l\x1b[?25h\x1b[?2004l\x1b[?1l\x1b>\x
 
 /// Raw mode on the alternate screen while it lives; restored when dropped (also while
 /// unwinding from a panic) and by the panic hook it installs.
-struct TerminalGuard;
+struct TerminalGuard {
+    _raw: RawMode,
+}
 
 impl TerminalGuard {
     fn enter() -> anyhow::Result<TerminalGuard> {
-        crossterm::terminal::enable_raw_mode()
-            .map_err(|e| anyhow::anyhow!("cannot put the terminal into raw mode: {e}"))?;
+        let raw = RawMode::enable()?;
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
+            restore_modes();
+            let _ = crossterm::terminal::disable_raw_mode();
             previous(info);
         }));
         let mut out = std::io::stdout();
         let _ = out.write_all(b"\x1b[?1049h\x1b[H\x1b[2J");
         let _ = out.flush();
-        Ok(TerminalGuard)
+        Ok(TerminalGuard { _raw: raw })
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        restore();
+        // The modes first; raw mode goes when `_raw` is dropped right after.
+        restore_modes();
     }
 }
 
-fn restore() {
+/// The terminal's modes back (see [`RESTORE`]).
+fn restore_modes() {
     let mut out = std::io::stdout();
     let _ = out.write_all(RESTORE.as_bytes());
     let _ = out.flush();
-    let _ = crossterm::terminal::disable_raw_mode();
 }
 
 /// Attaches this terminal to session `name` of the telepty using `state_dir`, until the
@@ -120,16 +124,7 @@ pub async fn attach(state_dir: &Path, name: &str, resize: bool) -> anyhow::Resul
     }
 
     let guard = TerminalGuard::enter()?;
-    let (typed_tx, mut typed) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = std::io::Read::read(&mut stdin, &mut buf) {
-            if n == 0 || typed_tx.blocking_send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let mut typed = crate::console::typed();
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut winch = signal(SignalKind::window_change())?;

@@ -804,15 +804,9 @@ fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Resp
                 file: None,
                 thread,
             };
+            let shown = message_json(inner, chat, &message, &body["reply_markup"]);
             inner.chats.entry(chat).or_default().insert(id, message);
-            ok(message_json(
-                inner,
-                chat,
-                id,
-                &text,
-                &body["reply_markup"],
-                thread,
-            ))
+            ok(shown)
         }
         "editmessagetext" | "editmessagereplymarkup" => {
             let id = body["message_id"].as_i64().unwrap_or(0);
@@ -837,16 +831,9 @@ fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Resp
                 buttons,
                 ..existing
             };
-            let thread = updated.thread;
+            let shown = message_json(inner, chat, &updated, &body["reply_markup"]);
             inner.chats.entry(chat).or_default().insert(id, updated);
-            ok(message_json(
-                inner,
-                chat,
-                id,
-                &text,
-                &body["reply_markup"],
-                thread,
-            ))
+            ok(shown)
         }
         _ => {
             let id = body["message_id"].as_i64().unwrap_or(0);
@@ -972,25 +959,19 @@ fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     Some((w, h))
 }
 
-fn message_json(
-    inner: &Inner,
-    chat: i64,
-    id: i64,
-    text: &str,
-    markup: &Value,
-    thread: Option<i64>,
-) -> Value {
+/// A message of the bot as the Bot API returns it.
+fn message_json(inner: &Inner, chat: i64, message: &ChatMessage, markup: &Value) -> Value {
     let mut m = json!({
-        "message_id": id,
+        "message_id": message.id,
         "date": unix_now(),
         "chat": chat_json(inner, chat),
         "from": bot_user(),
-        "text": text,
+        "text": message.text,
     });
     if markup.is_object() {
         m["reply_markup"] = markup.clone();
     }
-    if let Some(thread) = thread {
+    if let Some(thread) = message.thread {
         m["message_thread_id"] = json!(thread);
         m["is_topic_message"] = json!(true);
     }

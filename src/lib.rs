@@ -27,6 +27,7 @@ pub mod attach;
 pub mod bot;
 pub mod chat;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod doctor;
 pub mod fake_telegram;

@@ -4,63 +4,19 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::bot::{has, start_bot, wait_chat, TOKEN, USER};
+use common::desk::{config_for, shows, AFTER};
 use telepty::fake_telegram::FakeTelegram;
-use telepty::terminal::Activity;
-use telepty::{Command, Size, Terminal};
+use telepty::Size;
+
+/// A terminal at the desk of the session's size (60x20).
+fn desk(args: &str) -> telepty::Terminal {
+    common::desk::desk(args, Size::new(60, 20))
+}
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A terminal at the desk: `telepty ARGS` in a PTY of 60x20 (the session's size); when
-/// telepty returns, the shell prints the terminal's modes and a marker.
-fn desk(args: &str) -> Terminal {
-    let script = format!(
-        "{} {args}; echo; stty -a; echo AFTER-TELEPTY",
-        env!("CARGO_BIN_EXE_telepty")
-    );
-    let command = Command::new("/bin/bash", std::env::temp_dir())
-        .args(["--norc", "--noprofile", "-c", &script])
-        .size(Size::new(60, 20));
-    Terminal::spawn(&command, 200).unwrap()
-}
-
-/// Waits until the desk's screen shows `text`.
-async fn shows(term: &mut Terminal, text: &str) {
-    let found = tokio::time::timeout(TIMEOUT, async {
-        loop {
-            if term.screen().text().contains(text) {
-                return;
-            }
-            if let Activity::Exited(_) = term.next().await {
-                return;
-            }
-        }
-    })
-    .await;
-    let screen = term.screen().text();
-    assert!(
-        found.is_ok() && screen.contains(text),
-        "the desk never showed {text:?}; it shows:\n{screen}"
-    );
-}
-
-/// A configuration file that points the desk's telepty at the bot's state directory
-/// (a child of a PTY gets no TELEPTY_* variable: telepty scrubs them).
-fn config_for(home: &Path) -> String {
-    let file = home.join("desk.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "state_dir = {:?}\n",
-            home.join("state").display().to_string()
-        ),
-    )
-    .unwrap();
-    file.display().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminals_attach_type_see_the_same_and_detach_cleanly() {
@@ -70,7 +26,8 @@ async fn terminals_attach_type_see_the_same_and_detach_cleanly() {
     wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
     fake.user_message(USER, "hello");
     wait_chat(&fake, USER, "the answer", has("You said: hello (turn 1)")).await;
-    let config = config_for(bot.dir.path());
+    let config = config_for(bot.dir.path(), &bot.dir.path().join("state"));
+    let config = config.display().to_string();
 
     // The first screen appears at once, drawn from the screen model: the program has
     // printed nothing since the answer.
@@ -111,7 +68,7 @@ async fn terminals_attach_type_see_the_same_and_detach_cleanly() {
     // A single Ctrl-\ is the program's; twice detaches, and the terminal is itself again:
     // cooked mode with echo, the cursor shown, the main screen.
     one.write(&[0x1c, 0x1c]);
-    shows(&mut one, "AFTER-TELEPTY").await;
+    shows(&mut one, AFTER).await;
     let screen = one.screen();
     assert!(!screen.is_alternate(), "left the alternate screen");
     assert!(!screen.vt().hide_cursor(), "the cursor is shown");
@@ -128,7 +85,7 @@ async fn terminals_attach_type_see_the_same_and_detach_cleanly() {
     let attach_pid = child_of(two.pid()).expect("the attach process");
     // SAFETY: kill(2) on a pid of this test's own child; touches no memory.
     unsafe { libc::kill(attach_pid, libc::SIGHUP) };
-    shows(&mut two, "AFTER-TELEPTY").await;
+    shows(&mut two, AFTER).await;
     assert!(!two.screen().is_alternate());
     assert!(!two.screen().vt().hide_cursor());
 
@@ -172,7 +129,7 @@ async fn terminals_attach_type_see_the_same_and_detach_cleanly() {
     )
     .await;
     three.write(&[0x1c, 0x1c]);
-    shows(&mut three, "AFTER-TELEPTY").await;
+    shows(&mut three, AFTER).await;
 
     // Unknown sessions and a telepty that is not running are said plainly.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))

@@ -14,14 +14,14 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::bot::{has, start_bot_with, wait_chat, wait_until, Bot, TOKEN, USER};
+use common::desk::{config_for, desk, shows, AFTER};
 use common::root;
 use serde_json::Value;
 use telepty::fake_telegram::{ChatMessage, FakeTelegram, Upload, UploadKind};
 use telepty::mock::anthropic::Mock;
 use telepty::mock::claude_home::ClaudeHome;
 use telepty::mock::scenario::Scenario;
-use telepty::terminal::Activity;
-use telepty::{Command, Size, Terminal};
+use telepty::Size;
 
 /// The pinned Claude Code, installed once per test run.
 fn claude() -> &'static Path {
@@ -411,37 +411,6 @@ async fn the_trust_menu_of_a_fresh_directory_is_answered_with_a_button() {
     rig.finish().await;
 }
 
-/// A terminal at the desk: `telepty attach notes` in a PTY of the session's size; when
-/// it returns, the shell says so.
-fn desk(config: &Path) -> Terminal {
-    let script = format!(
-        "{} attach notes --config {}; echo AFTER-ATTACH",
-        env!("CARGO_BIN_EXE_telepty"),
-        config.display()
-    );
-    let command = Command::new("/bin/bash", std::env::temp_dir())
-        .args(["--norc", "--noprofile", "-c", &script])
-        .size(Size::new(100, 30));
-    Terminal::spawn(&command, 0).unwrap()
-}
-
-/// Waits until the desk's screen shows `text`.
-async fn desk_shows(term: &mut Terminal, text: &str) {
-    let found = tokio::time::timeout(Duration::from_secs(60), async {
-        while !term.screen().text().contains(text) {
-            if let Activity::Exited(_) = term.next().await {
-                return;
-            }
-        }
-    })
-    .await;
-    let screen = term.screen().text();
-    assert!(
-        found.is_ok() && screen.contains(text),
-        "the desk never showed {text:?}; it shows:\n{screen}"
-    );
-}
-
 /// How long a person looks at a prompt before pressing a key. Claude Code ignores keys
 /// that come right after it draws a prompt (against answering it by accident), so a
 /// test that answers at the terminal pauses as a person would; the chat's buttons need
@@ -452,21 +421,16 @@ const READING_TIME: Duration = Duration::from_millis(700);
 async fn at_the_desk_and_on_the_phone_in_one_claude_session() {
     let rig = rig("desk", &[]).await;
     rig.session().await;
-    let config = rig.bot.dir.path().join("desk.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = {:?}\n",
-            rig.bot.dir.path().join("state").display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut desk = desk(&config);
-    desk_shows(&mut desk, "❯").await;
+    let config = config_for(rig.bot.dir.path(), &rig.bot.dir.path().join("state"));
+    let mut desk = desk(
+        &format!("attach notes --config {}", config.display()),
+        Size::new(100, 30),
+    );
+    shows(&mut desk, "❯").await;
 
     // A question typed at the desk: the answer reaches the chat.
     desk.write(b"What is the capital of France?");
-    desk_shows(&mut desk, "What is the capital of France?").await;
+    shows(&mut desk, "What is the capital of France?").await;
     desk.write(b"\r");
     rig.wait(
         "the desk's answer in the chat",
@@ -477,7 +441,7 @@ async fn at_the_desk_and_on_the_phone_in_one_claude_session() {
     // A prompt raised from the chat, answered at the desk: the chat's buttons go.
     rig.say("Create the desk marker");
     let prompt = rig.prompt_with("Yes").await;
-    desk_shows(&mut desk, "Do you want to proceed?").await;
+    shows(&mut desk, "Do you want to proceed?").await;
     tokio::time::sleep(READING_TIME).await;
     desk.write(b"1");
     let id = prompt.id;
@@ -493,7 +457,7 @@ async fn at_the_desk_and_on_the_phone_in_one_claude_session() {
     assert!(rig.home.project.join("desk-ran.txt").exists());
 
     desk.write(&[0x1c, 0x1c]);
-    desk_shows(&mut desk, "AFTER-ATTACH").await;
+    shows(&mut desk, AFTER).await;
     assert!(!desk.screen().is_alternate());
     rig.finish().await;
 }

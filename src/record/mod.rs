@@ -225,40 +225,15 @@ pub async fn record_script(options: &Options, script: &Path) -> anyhow::Result<E
     outcome.map(|_| info)
 }
 
-/// Restores the user's terminal when dropped, however recording ends.
-struct RawMode;
-
-impl RawMode {
-    fn enable() -> anyhow::Result<RawMode> {
-        crossterm::terminal::enable_raw_mode().context("cannot put the terminal into raw mode")?;
-        Ok(RawMode)
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        let _ = crossterm::terminal::disable_raw_mode();
-    }
-}
-
 /// Records an interactive session, relaying the user's terminal: `telepty record`.
 pub async fn record_interactive(options: &Options) -> anyhow::Result<ExitInfo> {
     use tokio::signal::unix::{signal, SignalKind};
 
     // Raw mode first: whatever the user types from the moment the recording exists goes
     // to the program byte for byte.
-    let raw = RawMode::enable()?;
+    let raw = crate::console::RawMode::enable()?;
     let mut rec = Recorder::start(options)?;
-    let (in_tx, mut in_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = std::io::Read::read(&mut stdin, &mut buf) {
-            if n == 0 || in_tx.blocking_send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let mut in_rx = crate::console::typed();
     let mut winch = signal(SignalKind::window_change())?;
     let mut stdout = std::io::stdout();
     loop {

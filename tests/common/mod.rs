@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod bot;
+pub mod desk;
 
 /// The crate's root; the reference recordings are in `../shared/` beside it.
 pub fn root() -> PathBuf {
