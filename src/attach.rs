@@ -120,7 +120,12 @@ pub async fn attach(state_dir: &Path, name: &str, resize: bool) -> anyhow::Resul
         _ => None,
     };
     if let Some(warning) = &too_small {
-        eprintln!("telepty: warning: {warning}");
+        // Said before the screen is taken over, and confirmed, or it would go unread.
+        eprint!("telepty: {warning}.\nPress Enter to attach anyway, Ctrl-C to leave it: ");
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line)? == 0 {
+            return Ok(());
+        }
     }
 
     let guard = TerminalGuard::enter()?;

@@ -89,6 +89,19 @@ async fn terminals_attach_type_see_the_same_and_detach_cleanly() {
     assert!(!two.screen().is_alternate());
     assert!(!two.screen().vt().hide_cursor());
 
+    // A terminal smaller than the session is warned before it attaches.
+    let mut small = common::desk::desk(
+        &format!("attach alpha --config {config}"),
+        Size::new(40, 12),
+    );
+    shows(&mut small, "this terminal is 40x12 and the session 60x20").await;
+    assert!(!small.screen().is_alternate(), "not attached before Enter");
+    small.write(b"\r");
+    shows(&mut small, "You said: from the phone (turn 3)").await;
+    small.write(&[0x1c, 0x1c]);
+    shows(&mut small, AFTER).await;
+    assert!(!small.screen().is_alternate());
+
     // `telepty send` types a line for scripts; `telepty ls` lists the sessions.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
         .args(["send", "alpha", "by", "script", "--config", &config])
