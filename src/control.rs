@@ -176,26 +176,41 @@ pub fn own_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Listens on the control socket of `state_dir`, handing requests to the bot. Fails if
-/// another telepty already listens there.
-pub async fn listen(state_dir: &Path) -> anyhow::Result<UnixListener> {
+/// Why the control socket could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// Two bots on one registry would undo each other's work: telepty must not start.
+    #[error(
+        "another telepty is running with the state directory {0} (its control socket \
+         answers); stop it first"
+    )]
+    AlreadyRunning(PathBuf),
+    /// The socket cannot be made (a path too long for a socket, a read-only directory):
+    /// the bot can run without it.
+    #[error("cannot listen on {path}: {source}")]
+    Unavailable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Listens on the control socket of `state_dir` (mode 0600). Fails if another telepty
+/// already listens there.
+pub async fn listen(state_dir: &Path) -> Result<UnixListener, ListenError> {
     let path = socket_path(state_dir);
     if UnixStream::connect(&path).await.is_ok() {
-        anyhow::bail!(
-            "another telepty is running with the state directory {} (its control socket \
-             answers); stop it first",
-            state_dir.display()
-        );
+        return Err(ListenError::AlreadyRunning(state_dir.to_path_buf()));
     }
+    let unavailable = |source| ListenError::Unavailable {
+        path: path.clone(),
+        source,
+    };
     // A socket file left by a telepty that was killed.
     let _ = std::fs::remove_file(&path);
-    std::fs::create_dir_all(state_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", state_dir.display()))?;
-    let listener = UnixListener::bind(&path)
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", path.display()))?;
+    std::fs::create_dir_all(state_dir).map_err(unavailable)?;
+    let listener = UnixListener::bind(&path).map_err(unavailable)?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| anyhow::anyhow!("cannot restrict {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(unavailable)?;
     Ok(listener)
 }
 

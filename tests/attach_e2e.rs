@@ -144,6 +144,24 @@ async fn terminals_attach_type_see_the_same_and_detach_cleanly() {
     three.write(&[0x1c, 0x1c]);
     shows(&mut three, AFTER).await;
 
+    // A second bot on the same state directory (the same registry) refuses to start.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TELEPTY_TOKEN", TOKEN)
+        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
+        .env("TELEPTY_API_URL", fake.url())
+        .env("TELEPTY_STATE_DIR", bot.dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another telepty is running"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+
     // Unknown sessions and a telepty that is not running are said plainly.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
         .args(["send", "nope", "hi", "--config", &config])

@@ -148,6 +148,17 @@ struct Router {
 /// Runs the bot until SIGINT or SIGTERM.
 pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     config.check_for_bot().map_err(|e| anyhow::anyhow!(e))?;
+    // The local control socket (`telepty attach`, `ls`, `send`) first: a second telepty
+    // on the same state directory stops here, before it touches a session.
+    let (control_tx, mut control_rx) = mpsc::channel::<ToBot>(64);
+    let control_task = match control::listen(&config.state_dir).await {
+        Ok(listener) => Some(tokio::spawn(control::serve(listener, control_tx))),
+        Err(e @ control::ListenError::AlreadyRunning(_)) => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!("{e}: telepty attach, ls and send will not reach this bot");
+            None
+        }
+    };
     let registry = Registry::load(&config.state_dir)?;
     let token = config.token.clone().expect("checked");
     let url: url::Url = format!("{}/", config.api_url)
@@ -197,10 +208,6 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         forums: HashSet::new(),
         attached: HashMap::new(),
     };
-    // The local control socket: `telepty attach`, `ls`, `send`.
-    let listener = control::listen(&state.config.state_dir).await?;
-    let (control_tx, mut control_rx) = mpsc::channel::<ToBot>(64);
-    let control_task = tokio::spawn(control::serve(listener, control_tx));
     state.restore(registry.sessions).await;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let first = bot.clone();
@@ -257,7 +264,9 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down: stopping sessions, flushing the chat");
     drop(poll);
-    control_task.abort();
+    if let Some(task) = control_task {
+        task.abort();
+    }
     let _ = std::fs::remove_file(control::socket_path(&state.config.state_dir));
     state.closing = true;
     state.suspend_all().await;
