@@ -352,7 +352,9 @@ async fn an_idle_session_resumes_with_continue_and_claude_sees_the_earlier_excha
         .await;
     rig.say("Where does the deploy key live?");
     // `--continue`, or `--resume <id>` when Claude Code named its conversation on exit.
-    rig.wait("the resume", has("Resuming notes (--")).await;
+    let chat = rig.wait("the resume", has("Resuming notes (--")).await;
+    let resumed = chat.iter().find(|m| m.text.contains("Resuming")).unwrap();
+    eprintln!("e2e resume: {}", resumed.text);
     rig.wait(
         "the answer after the resume",
         has("It lives in the vault under ops/deploy, as you told me."),
