@@ -193,3 +193,84 @@ fn child_of(pid: u32) -> Option<i32> {
     }
     None
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_with_a_terminal_attached_is_not_suspended_for_being_idle() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let bot = common::bot::start_bot_with(&fake, &[("TELEPTY_IDLE_TIMEOUT", "1s".into())]);
+    let config = config_for(bot.dir.path(), &bot.dir.path().join("state"));
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    let mut one = desk(&format!("attach alpha --config {}", config.display()));
+    shows(&mut one, "? for shortcuts").await;
+    // (Under load it may have been suspended before the terminal came, and resumed for
+    // it: only suspensions from now on count.)
+    let before = common::bot::count(&fake, USER, "suspended");
+    // Three idle timeouts go by while someone is at the terminal: not suspended (a
+    // window to watch for something that must not happen, not a synchronisation).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        common::bot::count(&fake, USER, "suspended"),
+        before,
+        "suspended while a terminal was attached"
+    );
+    // Once the terminal has left, the idle timeout applies again.
+    one.write(&[0x1c, 0x1c]);
+    shows(&mut one, AFTER).await;
+    wait_chat(&fake, USER, "the suspension", |_| {
+        common::bot::count(&fake, USER, "suspended") > before
+    })
+    .await;
+}
+
+/// The width in pixels of the picture `/screen` sends now.
+async fn screen_width(fake: &FakeTelegram) -> usize {
+    let pictures = |ms: &[telepty::fake_telegram::ChatMessage]| {
+        ms.iter()
+            .filter(|m| m.file.as_ref().is_some_and(|f| f.kind == "photo"))
+            .count()
+    };
+    let before = pictures(&fake.chat(USER));
+    fake.user_message(USER, "/screen");
+    let chat = wait_chat(fake, USER, "a picture", |ms| pictures(ms) > before).await;
+    let photo = chat.iter().rev().find_map(|m| m.file.as_ref()).unwrap();
+    telepty::picture::Picture::from_png(&photo.bytes)
+        .unwrap()
+        .width
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resize_lends_the_terminal_size_and_gives_it_back() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let bot = start_bot(&fake);
+    let config = config_for(bot.dir.path(), &bot.dir.path().join("state"));
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    let own = screen_width(&fake).await;
+
+    // A wider terminal with --resize: the session (and so /screen) takes its 90 columns.
+    let mut wide = common::desk::desk(
+        &format!("attach alpha --resize --config {}", config.display()),
+        Size::new(90, 20),
+    );
+    shows(&mut wide, "? for shortcuts").await;
+    let lent = screen_width(&fake).await;
+    assert!(
+        lent * 60 > own * 80,
+        "90 columns draw wider than 60: {lent} vs {own} pixels"
+    );
+    // Detached, the session has its own size again.
+    wide.write(&[0x1c, 0x1c]);
+    shows(&mut wide, AFTER).await;
+    let back = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let w = screen_width(&fake).await;
+            if w == own {
+                return w;
+            }
+        }
+    })
+    .await
+    .expect("the session's own size back");
+    assert_eq!(back, own);
+}

@@ -154,7 +154,13 @@ impl Router {
             let candidate = least_recently_used(
                 self.sessions
                     .iter()
-                    .filter(|(k, e)| **k != key && e.live.is_some() && e.intent.is_none())
+                    .filter(|(k, e)| {
+                        **k != key
+                            && e.live.is_some()
+                            && e.intent.is_none()
+                            // Someone at a terminal is using it.
+                            && self.attached_to(k.0, &k.1) == 0
+                    })
                     .map(|(k, e)| {
                         (
                             k.clone(),
@@ -369,8 +375,11 @@ impl Router {
             .flatten()
             .min();
             let has_pending = !e.record.pending.is_empty();
+            // Someone at a terminal is using it, typing or not.
+            let watched = self.attached_to(*chat, name) > 0;
             if e.live.is_some()
                 && e.intent.is_none()
+                && !watched
                 && should_suspend(e.phase, has_pending, e.last_activity, now, timeout)
             {
                 idle.push((*chat, name.clone()));
