@@ -165,6 +165,19 @@ impl Frame {
     }
 }
 
+/// The program's questions to its terminal — device attributes (`CSI c`, `CSI > c`),
+/// status and cursor reports (`CSI 5 n`, `CSI 6 n`), the terminal's version (`CSI > q`)
+/// and keyboard protocol (`CSI ? u`) — taken out of what an attached terminal draws:
+/// telepty answers (or deliberately leaves unanswered) them itself, and a second answer
+/// from the desk's terminal would reach the program as typed keys.
+pub fn without_queries(output: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::sync::LazyLock;
+    static QUERY: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r"\x1b\[(?:[>=]?0?c|\??[56]n|>0?q|\?u)").expect("a valid regex")
+    });
+    QUERY.replace_all(output, &b""[..])
+}
+
 /// Whether a peer may use the socket: only the user telepty runs as.
 pub fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
     peer_uid == own_uid
@@ -348,7 +361,8 @@ async fn relay(
         tokio::select! {
             output = tap.output.recv() => match output {
                 Ok(bytes) => {
-                    if Frame::Output(bytes).write(&mut write).await.is_err() {
+                    let shown = without_queries(&bytes).into_owned();
+                    if Frame::Output(shown).write(&mut write).await.is_err() {
                         break;
                     }
                 }
@@ -428,6 +442,18 @@ mod tests {
         assert!(peer_allowed(1000, 1000));
         assert!(!peer_allowed(1001, 1000));
         assert!(!peer_allowed(0, 1000), "not even root's client");
+    }
+
+    #[test]
+    fn the_programs_questions_to_its_terminal_do_not_reach_the_desk() {
+        let out =
+            without_queries(b"\x1b[?1049h\x1b[c\x1b[>0cHi\x1b[6n\x1b[5n\x1b[>q\x1b[?u\x1b[31mred");
+        assert_eq!(&*out, b"\x1b[?1049hHi\x1b[31mred");
+        // Drawing is untouched (a colour ending in `c`-less sequences, a cursor move).
+        assert_eq!(
+            &*without_queries(b"\x1b[2;5H\x1b[1;32m"),
+            b"\x1b[2;5H\x1b[1;32m"
+        );
     }
 
     #[tokio::test]

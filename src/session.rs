@@ -24,6 +24,14 @@ use crate::view::State;
 /// Enter that sends goes this long after the text.
 pub const ENTER_GAP: Duration = Duration::from_millis(150);
 
+/// How long the Enter waits for the typed text to show on the screen. A program that is
+/// busy (Claude Code starting) reads the text and a later Enter in one burst and takes
+/// the Enter for a newline: the message would sit unsent in its input box. Once the text
+/// is drawn, the program has read it, and the Enter comes on its own.
+const ECHO_WAIT: Duration = Duration::from_secs(5);
+/// How often the screen is looked at for the echo meanwhile.
+const ECHO_POLL: Duration = Duration::from_millis(50);
+
 /// What a session is asked to do.
 #[derive(Debug)]
 pub enum Request {
@@ -207,6 +215,9 @@ async fn run(
     // Messages wait here while an earlier one's Enter is still due (else two quick
     // messages would become one).
     let mut typing: VecDeque<String> = VecDeque::new();
+    // What of the typed text must show on the screen before its Enter goes, and until
+    // when it is waited for.
+    let mut echo: Option<(String, Duration)> = None;
     // When the prompt on screen appeared, and the keys of a button pressed too soon after
     // (held until the prompt takes keys: the profile's `prompt_settle`).
     let mut prompt_since: Option<Duration> = None;
@@ -274,6 +285,7 @@ async fn run(
                     if enter_at.is_some() {
                         typing.push_back(text);
                     } else {
+                        echo = (!mirror).then(|| echo_of(&text)).flatten().map(|e| (e, now() + ECHO_WAIT));
                         send(type_text(&pty, &mut pipeline, now(), text)).await;
                         enter_at = Some(now() + ENTER_GAP);
                     }
@@ -340,11 +352,18 @@ async fn run(
                         pty.write(&bytes);
                     }
                 }
-                if enter_at.is_some_and(|at| now() >= at) {
+                let unechoed = echo.as_ref().is_some_and(|(needle, until)| {
+                    now() < *until && !shows(&pipeline.screen().text(), needle)
+                });
+                if enter_at.is_some_and(|at| now() >= at) && unechoed {
+                    enter_at = Some(now() + ECHO_POLL);
+                } else if enter_at.is_some_and(|at| now() >= at) {
                     enter_at = None;
+                    echo = None;
                     pty.write(b"\r");
                     send(pipeline.input(now(), b"\r")).await;
                     if let Some(text) = typing.pop_front() {
+                        echo = (!mirror).then(|| echo_of(&text)).flatten().map(|e| (e, now() + ECHO_WAIT));
                         send(type_text(&pty, &mut pipeline, now(), text)).await;
                         enter_at = Some(now() + ENTER_GAP);
                     }
@@ -398,6 +417,24 @@ async fn run(
     }
 }
 
+/// What of a typed message shows in the program's input box once it has read it: its
+/// last few characters, blanks left out (the box wraps and indents). None for a paste
+/// (Claude Code shows "[Pasted text]" instead) or a text of blanks.
+fn echo_of(text: &str) -> Option<String> {
+    if text.contains('\n') {
+        return None;
+    }
+    let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
+    (!tail.is_empty()).then_some(tail)
+}
+
+/// Whether `screen` shows `needle` (blanks left out of both).
+fn shows(screen: &str, needle: &str) -> bool {
+    let screen: String = screen.chars().filter(|c| !c.is_whitespace()).collect();
+    screen.contains(needle)
+}
+
 /// Types `text` (pasted when it has several lines and the program asked for bracketed
 /// paste); the Enter that sends it comes [`ENTER_GAP`] later.
 fn type_text(
@@ -440,5 +477,23 @@ fn ending(pipeline: &Pipeline, info: &ExitInfo) -> Ending {
         info: info.clone(),
         last_lines,
         session_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_enter_waits_for_the_end_of_the_text_in_the_input_box() {
+        let needle = echo_of("Where does the deploy key live?").unwrap();
+        assert_eq!(needle, "ylive?");
+        // Wrapped and indented in the box, it is found; before it is typed, it is not.
+        assert!(shows("❯ Where does the deploy key li\n  ve?\n", &needle));
+        assert!(!shows("❯ Where does the deploy k\n", &needle));
+        // A paste shows as "[Pasted text]", and blanks show nothing: no wait.
+        assert_eq!(echo_of("line one\nline two"), None);
+        assert_eq!(echo_of("   "), None);
+        assert_eq!(echo_of("hi"), Some("hi".into()));
     }
 }

@@ -198,6 +198,11 @@ fn claude_processes(binary: &str, home: &str) -> bool {
     })
 }
 
+/// Whether message `m` has a button labelled `label`.
+fn has_button(m: &ChatMessage, label: &str) -> bool {
+    m.buttons.iter().flatten().any(|b| b.0 == label)
+}
+
 /// Whether some user message of a request contains `text`.
 fn asks(request: &Value, text: &str) -> bool {
     request["messages"].as_array().is_some_and(|ms| {
@@ -273,11 +278,11 @@ async fn in_manual_mode_yes_runs_the_command_and_no_does_not() {
     let prompt = rig
         .wait("the second prompt", |ms| {
             ms.iter()
-                .any(|m| m.text.contains("touch no-ran.txt") && !m.buttons.is_empty())
+                .any(|m| m.text.contains("touch no-ran.txt") && has_button(m, "No"))
         })
         .await
         .into_iter()
-        .find(|m| m.text.contains("touch no-ran.txt") && !m.buttons.is_empty())
+        .find(|m| m.text.contains("touch no-ran.txt") && has_button(m, "No"))
         .unwrap();
     rig.press(&prompt, "No").await;
     rig.say("Leave it");
@@ -295,11 +300,11 @@ async fn in_manual_mode_yes_runs_the_command_and_no_does_not() {
     let prompt = rig
         .wait("the Write prompt", |ms| {
             ms.iter()
-                .any(|m| m.text.contains("hello.py") && !m.buttons.is_empty())
+                .any(|m| m.text.contains("hello.py") && has_button(m, "Yes"))
         })
         .await
         .into_iter()
-        .find(|m| m.text.contains("hello.py") && !m.buttons.is_empty())
+        .find(|m| m.text.contains("hello.py") && has_button(m, "Yes"))
         .unwrap();
     rig.press(&prompt, "Yes").await;
     rig.wait("the answer after Write", has("hello.py prints a greeting."))
@@ -319,14 +324,15 @@ async fn in_auto_mode_a_blocked_call_is_shown_with_its_reason() {
     let chat = rig
         .wait("the blocked call", |ms| {
             ms.iter().any(|m| {
-                m.text.contains("Blocked by auto mode")
+                m.text.starts_with("🛡 Blocked by auto mode")
                     && m.text.contains("Runs a downloaded script with root rights")
             })
         })
         .await;
+    // The notice of its own (the live message shows the blocked call too, silently).
     let notice = chat
         .iter()
-        .find(|m| m.text.contains("Blocked by auto mode"))
+        .find(|m| m.text.starts_with("🛡 Blocked by auto mode"))
         .unwrap();
     assert!(notice.text.contains("sudo bash"), "{}", notice.text);
     assert!(!notice.silent, "a blocked call is audible");

@@ -436,6 +436,9 @@ impl Router {
             return;
         }
         entry.record.used = true;
+        // Typed now: the idle clock starts again (a slow start must not make the program
+        // look idle the moment it gets its message).
+        touch(entry);
         if let Some(live) = &entry.live {
             for text in pending {
                 live.session.send(Request::Text(text)).await;
