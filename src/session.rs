@@ -379,6 +379,8 @@ async fn run(
         let now_doing = match pipeline.view().state() {
             _ if mirror => Activity::Ready,
             State::Starting | State::Exited(_) => Activity::Starting,
+            // Still typing a message (its Enter not sent yet): not idle.
+            State::Idle if enter_at.is_some() || !typing.is_empty() => Activity::Busy,
             State::Idle => Activity::Ready,
             State::Busy(_) => Activity::Busy,
             State::Waiting => Activity::Waiting,
