@@ -128,18 +128,17 @@ impl Rig {
             .collect()
     }
 
-    /// The prompt message with a button labelled `label`, once it is shown.
-    async fn prompt_with(&self, label: &str) -> ChatMessage {
+    /// The latest message that mentions `about` and has a button labelled `label`,
+    /// once it is shown (a whole prompt: the label is its last option at times).
+    async fn prompt_with(&self, about: &str, label: &str) -> ChatMessage {
+        let matches = |m: &ChatMessage| m.text.contains(about) && has_button(m, label);
         let chat = self
-            .wait(&format!("a prompt with “{label}”"), |ms| {
-                ms.iter()
-                    .any(|m| m.buttons.iter().flatten().any(|b| b.0 == label))
-            })
+            .wait(
+                &format!("a prompt about “{about}” with “{label}”"),
+                |ms| ms.iter().any(matches),
+            )
             .await;
-        chat.into_iter()
-            .rev()
-            .find(|m| m.buttons.iter().flatten().any(|b| b.0 == label))
-            .unwrap()
+        chat.into_iter().rev().find(matches).unwrap()
     }
 
     /// Presses the button `label` of `prompt`, and waits until the prompt shows the choice
@@ -266,7 +265,7 @@ async fn in_manual_mode_yes_runs_the_command_and_no_does_not() {
     let project = rig.home.project.clone();
 
     rig.say("Create the yes marker");
-    let prompt = rig.prompt_with("Yes").await;
+    let prompt = rig.prompt_with("", "Yes").await;
     assert!(prompt.text.contains("touch yes-ran.txt"), "{}", prompt.text);
     assert!(prompt.buttons.iter().flatten().any(|b| b.0 == "No"));
     rig.press(&prompt, "Yes").await;
@@ -275,15 +274,7 @@ async fn in_manual_mode_yes_runs_the_command_and_no_does_not() {
     assert!(project.join("yes-ran.txt").exists(), "Yes: the command ran");
 
     rig.say("Create the no marker");
-    let prompt = rig
-        .wait("the second prompt", |ms| {
-            ms.iter()
-                .any(|m| m.text.contains("touch no-ran.txt") && has_button(m, "No"))
-        })
-        .await
-        .into_iter()
-        .find(|m| m.text.contains("touch no-ran.txt") && has_button(m, "No"))
-        .unwrap();
+    let prompt = rig.prompt_with("touch no-ran.txt", "No").await;
     rig.press(&prompt, "No").await;
     rig.say("Leave it");
     rig.wait(
@@ -297,15 +288,7 @@ async fn in_manual_mode_yes_runs_the_command_and_no_does_not() {
     );
 
     rig.say("Write hello.py");
-    let prompt = rig
-        .wait("the Write prompt", |ms| {
-            ms.iter()
-                .any(|m| m.text.contains("hello.py") && has_button(m, "Yes"))
-        })
-        .await
-        .into_iter()
-        .find(|m| m.text.contains("hello.py") && has_button(m, "Yes"))
-        .unwrap();
+    let prompt = rig.prompt_with("hello.py", "Yes").await;
     rig.press(&prompt, "Yes").await;
     rig.wait("the answer after Write", has("hello.py prints a greeting."))
         .await;
@@ -410,7 +393,7 @@ async fn the_trust_menu_of_a_fresh_directory_is_answered_with_a_button() {
     let rig = rig("trust", &[]).await;
     // A directory Claude Code has never seen: it asks whether to trust it.
     rig.say("/new fresh");
-    let prompt = rig.prompt_with("Yes, I trust this folder").await;
+    let prompt = rig.prompt_with("", "Yes, I trust this folder").await;
     assert!(prompt.buttons.iter().flatten().any(|b| b.0 == "No, exit"));
     rig.press(&prompt, "Yes, I trust this folder").await;
     rig.say("Do you work here now?");
@@ -448,7 +431,7 @@ async fn at_the_desk_and_on_the_phone_in_one_claude_session() {
 
     // A prompt raised from the chat, answered at the desk: the chat's buttons go.
     rig.say("Create the desk marker");
-    let prompt = rig.prompt_with("Yes").await;
+    let prompt = rig.prompt_with("", "Yes").await;
     shows(&mut desk, "Do you want to proceed?").await;
     tokio::time::sleep(READING_TIME).await;
     desk.write(b"1");
