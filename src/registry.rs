@@ -54,6 +54,10 @@ pub struct Record {
     /// The forum topic (thread id) the session has to itself, in a forum supergroup.
     #[serde(default)]
     pub topic: Option<i32>,
+    /// telepty created `dir` for this session at `/new` (only then may `/delete` offer
+    /// to remove it).
+    #[serde(default)]
+    pub created_dir: bool,
 }
 
 /// Which Telegram updates have been handled, so that none is handled twice or dropped
@@ -179,6 +183,7 @@ mod tests {
             continue_at: None,
             pending: vec!["hello".into()],
             topic: None,
+            created_dir: false,
         }
     }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{escape, memory, Entry, Router, COMMANDS, KEYPAD, STOP_GRACE};
+use super::{dirs, escape, memory, Entry, Router, COMMANDS, KEYPAD, STOP_GRACE};
 use crate::lifecycle::{Crashes, Intent, Phase};
 use crate::pacer::{Button, Content};
 use crate::registry::{unix_now, Record};
@@ -286,19 +286,21 @@ impl Router {
             self.say(chat, &text);
             return;
         }
-        let dir = match parts.next() {
-            Some(d) => PathBuf::from(d),
-            None => self.config.sessions_root.join(name),
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let chosen = match dirs::choose(
+            &self.config.sessions_root,
+            name,
+            parts.next(),
+            home.as_deref(),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                let text = format!("Cannot use that directory: {}", escape(&e.to_string()));
+                self.say(chat, &text);
+                return;
+            }
         };
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            let text = format!(
-                "Cannot create {}: {}",
-                escape(&dir.display().to_string()),
-                escape(&e.to_string())
-            );
-            self.say(chat, &text);
-            return;
-        }
+        let dir = chosen.path.clone();
         // In a forum, the session gets a topic of its own.
         let topic = if self.forums.contains(&chat) {
             self.open_topic(chat, name).await
@@ -320,6 +322,7 @@ impl Router {
             continue_at: None,
             pending: Vec::new(),
             topic,
+            created_dir: chosen.created,
         };
         self.sessions.insert(
             (chat, name.to_string()),
@@ -339,11 +342,18 @@ impl Router {
             return;
         }
         self.active.insert(chat, name.to_string());
-        let text = format!(
+        let mut text = format!(
             "Session <b>{}</b> started in <code>{}</code>.",
             escape(name),
             escape(&dir.display().to_string())
         );
+        if !chosen.inside_root {
+            text.push_str(&format!(
+                " It is outside the sessions root (<code>{}</code>): the program works on \
+                 your files there, and telepty will never offer to delete that directory.",
+                escape(&self.config.sessions_root.display().to_string())
+            ));
+        }
         if topic.is_some() {
             let note = format!(
                 "Session <b>{}</b> has a topic of its own: write to it there.",

@@ -10,6 +10,7 @@
 //! the state directory remembers them and which updates were handled.
 
 mod commands;
+mod dirs;
 mod files;
 pub mod outbox;
 mod sessions;

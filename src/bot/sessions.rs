@@ -627,8 +627,13 @@ impl Router {
                 entry.record.pending.len()
             ));
         }
-        let ours = dir.parent() == Some(self.config.sessions_root.as_path()) && dir.is_dir();
-        if ours {
+        let ours = super::dirs::deletable(
+            &dir,
+            name,
+            entry.record.created_dir,
+            &self.config.sessions_root,
+        );
+        if let Some(dir) = ours {
             text.push_str(&format!(
                 " Its directory <code>{}</code> is kept.",
                 escape(&dir.display().to_string())
@@ -706,7 +711,13 @@ impl Router {
                 }
             }
             "rmdir" => match self.doomed.remove(&(chat, name.to_string())) {
-                Some(dir) if !self.sessions.contains_key(&(chat, name.to_string())) => {
+                // Checked again: the directory may have been swapped for a symlink since.
+                Some(dir)
+                    if !self.sessions.contains_key(&(chat, name.to_string()))
+                        && super::dirs::deletable(&dir, name, true, &self.config.sessions_root)
+                            .as_ref()
+                            == Some(&dir) =>
+                {
                     let text = match std::fs::remove_dir_all(&dir) {
                         Ok(()) => format!(
                             "🗑 Deleted <code>{}</code>.",
