@@ -122,6 +122,29 @@ pub enum Fault {
     Drop,
     /// `500 Internal Server Error`.
     ServerError,
+    /// `401 Unauthorized`: the token is refused.
+    Unauthorized,
+    /// `409 Conflict`: another instance polls updates.
+    Conflict,
+}
+
+impl Fault {
+    fn response(&self) -> Response {
+        match self {
+            Fault::RetryAfter(s) => retry_after(*s),
+            Fault::ServerError => error(500, "Internal Server Error"),
+            Fault::Unauthorized => error(401, "Unauthorized"),
+            Fault::Conflict => error(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+            ),
+            Fault::Drop => {
+                let mut r = error(502, "dropped");
+                r.extensions_mut().insert(DropMarker);
+                r
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -136,6 +159,8 @@ struct Inner {
     recent: HashMap<i64, VecDeque<Instant>>,
     /// Faults for methods that change the chat (send, edit, delete), in order.
     faults: VecDeque<Fault>,
+    /// Faults for the next calls of one method (lowercase name), in order.
+    method_faults: HashMap<String, VecDeque<Fault>>,
     commands: Value,
     chat_actions: Vec<(i64, String)>,
     callback_answers: Vec<String>,
@@ -178,6 +203,12 @@ struct Shared {
 impl FakeTelegram {
     /// Starts a server that accepts `token`.
     pub async fn start(token: &str) -> anyhow::Result<FakeTelegram> {
+        FakeTelegram::start_on(token, 0).await
+    }
+
+    /// Starts a server that accepts `token` on 127.0.0.1:`port` (0: a free one), e.g.
+    /// only after the bot was started against it, as a network that comes up late.
+    pub async fn start_on(token: &str, port: u16) -> anyhow::Result<FakeTelegram> {
         let inner = Arc::new(Mutex::new(Inner {
             token: token.to_string(),
             next_update_id: 1,
@@ -195,7 +226,7 @@ impl FakeTelegram {
             .layer(axum::extract::DefaultBodyLimit::max(
                 DOCUMENT_LIMIT + 1024 * 1024,
             ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -441,6 +472,25 @@ impl FakeTelegram {
         self.lock().faults.extend(faults);
     }
 
+    /// The next calls of `method` (any method, `getMe` and `getUpdates` included) are
+    /// answered with these faults, in order.
+    pub fn fail_method(&self, method: &str, faults: impl IntoIterator<Item = Fault>) {
+        self.lock()
+            .method_faults
+            .entry(method.to_ascii_lowercase())
+            .or_default()
+            .extend(faults);
+    }
+
+    /// Telegram starts its update ids anew: the next update gets id `next` (after a
+    /// week without updates Telegram picks it at random, possibly below the bot's
+    /// offset). As Telegram's Bot API server does (tdlib's `TQueue::get`), an offset
+    /// more than 10 past the newest id is then "in the future" and ignored: every
+    /// update still queued is given, from the head, and none is confirmed by it.
+    pub fn reset_update_ids(&self, next: i64) {
+        self.lock().next_update_id = next;
+    }
+
     /// The commands the bot registered with `setMyCommands`.
     pub fn commands(&self) -> Value {
         self.lock().commands.clone()
@@ -572,6 +622,32 @@ async fn handle(
             return error(401, "Unauthorized");
         }
     }
+    let fault = shared
+        .inner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .method_faults
+        .get_mut(&method)
+        .and_then(VecDeque::pop_front);
+    if let Some(fault) = fault {
+        let response = fault.response();
+        let code = response.status().as_u16();
+        shared
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .calls
+            .push(Call {
+                method: method.clone(),
+                body,
+                at: Instant::now(),
+                error: Some(code),
+            });
+        if response.extensions().get::<DropMarker>().is_some() {
+            std::future::pending::<()>().await;
+        }
+        return response;
+    }
     if method == "getupdates" {
         return get_updates(&shared, body).await;
     }
@@ -659,11 +735,15 @@ async fn get_updates(shared: &Shared, body: Value) -> Response {
                 .inner
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // An offset "in the future" (past the newest id + 10) is ignored, as Telegram's
+            // server does: the queue is given from its head, nothing is confirmed.
+            let future = offset > inner.next_update_id + 10;
             // Updates below the offset are confirmed: gone for good.
-            while inner
-                .updates
-                .front()
-                .is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < offset)
+            while !future
+                && inner
+                    .updates
+                    .front()
+                    .is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < offset)
             {
                 inner.updates.pop_front();
             }
@@ -748,15 +828,7 @@ fn answer(inner: &mut Inner, method: &str, body: &Value, files: &[FilePart]) -> 
         | "sendphoto" => {
             let chat = body["chat_id"].as_i64().unwrap_or(0);
             if let Some(fault) = inner.faults.pop_front() {
-                return match fault {
-                    Fault::RetryAfter(s) => retry_after(s),
-                    Fault::ServerError => error(500, "Internal Server Error"),
-                    Fault::Drop => {
-                        let mut r = error(502, "dropped");
-                        r.extensions_mut().insert(DropMarker);
-                        r
-                    }
-                };
+                return fault.response();
             }
             // The flood limit: every operation that changes the chat counts.
             let now = Instant::now();

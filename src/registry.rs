@@ -66,20 +66,63 @@ pub struct Record {
 /// those below the offset are skipped. A message that waits for its session to start is
 /// handled by being written into the registry (the session's `pending`), in the same
 /// atomic write that moves the offset past it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Telegram may also start its update ids anew (after a week without updates the next
+/// id is random, and can be lower than the offset). Its Bot API server then finds the
+/// offset "in the future" and answers with every pending update from the head of its
+/// queue, all below the offset, forever: skipping them would leave telepty deaf. So a
+/// batch holding only ids below the offset is a reset, and the offset follows the new
+/// ids; the ids handled last are kept (`recent`) so that none runs twice.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub offset: i64,
+    /// The ids handled last, oldest first (at most [`Ledger::RECENT`]).
+    #[serde(default)]
+    pub recent: Vec<i64>,
+}
+
+/// What to do with a batch of updates (see [`Ledger::admit`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    /// Telegram started its update ids anew.
+    pub reset: bool,
+    /// For each update of the batch, in order: whether it is still to be handled.
+    pub handle: Vec<bool>,
 }
 
 impl Ledger {
-    /// Whether update `id` is still to be handled.
-    pub fn is_new(&self, id: i64) -> bool {
-        id >= self.offset
+    /// How many handled ids are remembered beside the offset.
+    pub const RECENT: usize = 64;
+
+    /// Which updates of a batch (their ids, in the order given) are still to be handled.
+    /// Each one, handled or not, is then passed to [`Ledger::done`].
+    pub fn admit(&mut self, ids: &[i64]) -> Admitted {
+        let reset = !ids.is_empty() && ids.iter().all(|id| *id < self.offset);
+        if reset {
+            // The offset follows the new ids; `done` moves it past each.
+            self.offset = ids.iter().copied().min().unwrap_or(self.offset);
+        }
+        let handle = ids
+            .iter()
+            .map(|id| *id >= self.offset && !self.recent.contains(id))
+            .collect();
+        Admitted { reset, handle }
     }
 
-    /// Update `id` is handled.
+    /// Whether update `id` is still to be handled.
+    pub fn is_new(&self, id: i64) -> bool {
+        id >= self.offset && !self.recent.contains(&id)
+    }
+
+    /// Update `id` is handled (or skipped).
     pub fn done(&mut self, id: i64) {
         self.offset = self.offset.max(id + 1);
+        if !self.recent.contains(&id) {
+            self.recent.push(id);
+            if self.recent.len() > Self::RECENT {
+                self.recent.remove(0);
+            }
+        }
     }
 }
 
@@ -197,6 +240,38 @@ mod tests {
         assert!(!l.is_new(10) && !l.is_new(12) && l.is_new(13));
         l.done(11);
         assert_eq!(l.offset, 13);
+    }
+
+    #[test]
+    fn a_batch_only_below_the_offset_is_a_reset_and_the_offset_follows_it() {
+        let mut l = Ledger::default();
+        for id in 900_000..900_100 {
+            assert_eq!(l.admit(&[id]).handle, [true]);
+            l.done(id);
+        }
+        assert_eq!(l.recent.len(), Ledger::RECENT);
+        // Given again after a kill -9 (the ones at or above the offset are new).
+        let again = l.admit(&[900_098, 900_099, 900_100]);
+        assert_eq!(
+            (again.reset, again.handle),
+            (false, vec![false, false, true])
+        );
+        // Telegram chose new, lower ids: a reset; each is handled once.
+        let fresh = l.admit(&[7, 8]);
+        assert_eq!((fresh.reset, fresh.handle), (true, vec![true, true]));
+        l.done(7);
+        l.done(8);
+        assert_eq!(l.offset, 9);
+        // Given again (no confirmation reached Telegram): handled before, skipped.
+        let again = l.admit(&[7, 8, 9]);
+        assert_eq!(
+            (again.reset, again.handle),
+            (false, vec![false, false, true])
+        );
+        // A reset batch that holds a recently handled id runs only the others.
+        l.done(9);
+        let odd = l.admit(&[3, 9]);
+        assert_eq!((odd.reset, odd.handle), (true, vec![true, false]));
     }
 
     #[test]

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::bot::{has, start_bot, wait_chat, wait_until, TOKEN, USER};
-use telepty::fake_telegram::FakeTelegram;
+use common::bot::{has, start_bot, start_bot_at, wait_chat, wait_until, TOKEN, USER};
+use telepty::fake_telegram::{FakeTelegram, Fault};
 
 /// `/new foo <root>/..` names the user's home through the sessions root; `/delete foo`
 /// must never offer to remove it (it used to: the textual parent of `<root>/..` is the
@@ -74,4 +74,86 @@ async fn delete_never_offers_a_directory_telepty_did_not_create_for_the_session(
     .await;
     assert!(home.join("precious.txt").exists());
     assert!(home.join("proj").is_dir());
+}
+
+/// Telegram starts its update ids anew, below telepty's saved offset: its server then
+/// ignores the offset and gives the queue from its head. telepty used to skip those
+/// updates (below its offset) forever, across restarts; it follows the new ids, and
+/// handles each message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_id_reset_below_the_offset_does_not_make_the_bot_deaf() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    fake.reset_update_ids(500_000);
+    let mut bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    fake.user_message(USER, "hello");
+    wait_chat(&fake, USER, "the answer", has("You said: hello (turn 1)")).await;
+
+    fake.reset_update_ids(7);
+    fake.user_message(USER, "after the reset");
+    wait_chat(
+        &fake,
+        USER,
+        "the answer after the reset",
+        has("You said: after the reset (turn 2)"),
+    )
+    .await;
+    fake.user_message(USER, "and again");
+    wait_chat(
+        &fake,
+        USER,
+        "the next answer",
+        has("You said: and again (turn 3)"),
+    )
+    .await;
+    // A restart keeps following the new ids.
+    bot.kill_9();
+    bot.restart();
+    fake.user_message(USER, "after the restart");
+    wait_chat(
+        &fake,
+        USER,
+        "the answer after the restart",
+        has("You said: after the restart"),
+    )
+    .await;
+    assert_eq!(
+        bot.program_inputs(),
+        ["hello", "after the reset", "and again", "after the restart"],
+        "each message typed once"
+    );
+}
+
+/// No network at boot (nothing listens at the Bot API's address), then a Bot API that
+/// fails `getUpdates` a few times: telepty waits and retries inside the
+/// process (it used to exit at the first failed `getMe`), then serves as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_down_at_boot_is_waited_out_not_the_end_of_the_service() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut bot = start_bot_at(&format!("http://127.0.0.1:{port}"), &[]);
+    // Refused connections for 2.5 s (attempts at 0, 1 and 3 s): it keeps running.
+    let deadline = std::time::Instant::now() + Duration::from_millis(2500);
+    while std::time::Instant::now() < deadline {
+        assert!(
+            bot.child.try_wait().unwrap().is_none(),
+            "telepty exited while the network was down"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fake = FakeTelegram::start_on(TOKEN, port).await.unwrap();
+    fake.fail_method("getUpdates", [Fault::ServerError, Fault::ServerError]);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    let failed_polls = fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "getupdates" && c.error.is_some())
+        .count();
+    assert_eq!(failed_polls, 2);
+    assert!(bot.child.try_wait().unwrap().is_none());
 }

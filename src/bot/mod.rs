@@ -9,6 +9,7 @@
 //! Sessions live across idle time, crashes and restarts (`sessions`): the registry under
 //! the state directory remembers them and which updates were handled.
 
+mod backoff;
 mod commands;
 mod dirs;
 mod files;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use teloxide::payloads::GetUpdatesSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{AllowedUpdate, BotCommand, Message, UpdateKind};
+use teloxide::types::{AllowedUpdate, BotCommand, Message, Update, UpdateKind};
 use teloxide::Bot;
 use tokio::sync::mpsc;
 
@@ -33,12 +34,11 @@ use crate::registry::{Ledger, Record, Registry};
 use crate::render::html::escape;
 use crate::session::{Event, Session};
 
+use backoff::{Backoff, Trouble};
 use outbox::{Outbox, Place};
 
 /// Long-polling wait per getUpdates call.
 const POLL_TIMEOUT: u32 = 10;
-/// The pause before polling again after getUpdates failed.
-const POLL_RETRY: Duration = Duration::from_secs(2);
 /// How long a session gets to end on `/stop` and at shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How often the `typing` chat action is renewed while a session works.
@@ -166,12 +166,38 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         .parse()
         .map_err(|e| anyhow::anyhow!("api_url {:?}: {e}", config.api_url))?;
     let bot = Bot::new(token.expose()).set_api_url(url);
-    let me = bot.get_me().await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot reach the Bot API at {} (getMe: {e})",
-            config.api_url
-        )
-    })?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // The network may be down at boot: wait for it here, never exit for it.
+    let mut backoff = Backoff::default();
+    let me = loop {
+        match bot.get_me().await {
+            Ok(me) => break me,
+            Err(e) => {
+                let trouble = Trouble::of(&e);
+                let next = backoff.failed(trouble);
+                if next.log {
+                    tracing::warn!(
+                        "getMe at {} failed: {}: {e}; retrying (every {:?} at most)",
+                        config.api_url,
+                        trouble.explain(),
+                        backoff::CAP
+                    );
+                }
+                let stop = tokio::select! {
+                    _ = tokio::time::sleep(next.pause) => false,
+                    _ = tokio::signal::ctrl_c() => true,
+                    _ = sigterm.recv() => true,
+                };
+                if stop {
+                    let _ = std::fs::remove_file(control::socket_path(&config.state_dir));
+                    return Ok(());
+                }
+            }
+        }
+    };
+    if backoff.succeeded() {
+        tracing::info!("the Bot API can be reached again");
+    }
     tracing::info!(username = ?me.user.username, "connected to the Bot API");
     let commands: Vec<BotCommand> = COMMANDS
         .iter()
@@ -210,11 +236,8 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         attached: HashMap::new(),
     };
     state.restore(registry.sessions).await;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let first = bot.clone();
-    let offset = state.ledger.offset;
-    let mut poll: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
-        Box::pin(async move { poll_once(first, offset).await });
+    let mut poll: Option<Poll> = Some(poll_after(bot.clone(), state.ledger.offset, Duration::ZERO));
+    let mut poll_backoff = Backoff::default();
     // Telegram shows "typing…" for up to 5 s per chat action: renewed while busy.
     let mut typing = tokio::time::interval(TYPING_EVERY);
     let mut tick = tokio::time::interval(TICK_EVERY);
@@ -224,36 +247,46 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
             _ = tick.tick() => {
                 state.tick().await;
                 state.flush_albums().await;
+                if poll.is_none() {
+                    // Polling stopped while the registry could not be written.
+                    state.save();
+                    if !state.save_failed {
+                        tracing::info!("the registry can be written again: taking updates");
+                        poll = Some(poll_after(bot.clone(), state.ledger.offset, Duration::ZERO));
+                    }
+                }
             }
             Some(done) = saved.recv() => state.on_saved(done).await,
-            updates = &mut poll => {
+            updates = next_poll(&mut poll) => {
                 let mut pause = Duration::ZERO;
                 match updates {
                     Ok(updates) => {
-                        for update in updates {
-                            let id = i64::from(update.id.0);
-                            // Given again after a restart: handled before it.
-                            if !state.ledger.is_new(id) {
-                                continue;
-                            }
-                            state.route(update.kind).await;
-                            state.ledger.done(id);
-                            // Handed over and remembered in one write: never twice, never lost.
-                            state.save();
+                        if poll_backoff.succeeded() {
+                            tracing::info!("getUpdates works again");
                         }
+                        state.take(updates).await;
                     }
                     Err(e) => {
                         // The pause is part of the next poll: signals and sessions go on.
-                        tracing::warn!("getUpdates failed: {e}; retrying in {POLL_RETRY:?}");
-                        pause = POLL_RETRY;
+                        let trouble = Trouble::of(&e);
+                        let next = poll_backoff.failed(trouble);
+                        if next.log {
+                            tracing::warn!(
+                                "getUpdates failed: {}: {e}; retrying (every {:?} at most)",
+                                trouble.explain(),
+                                backoff::CAP
+                            );
+                        }
+                        pause = next.pause;
                     }
                 }
-                let bot = bot.clone();
-                let offset = state.ledger.offset;
-                poll = Box::pin(async move {
-                    tokio::time::sleep(pause).await;
-                    poll_once(bot, offset).await
-                });
+                // While the registry cannot be written, no update is confirmed: they wait
+                // at Telegram, and nothing handled is forgotten by a restart.
+                poll = if state.save_failed {
+                    None
+                } else {
+                    Some(poll_after(bot.clone(), state.ledger.offset, pause))
+                };
             }
             Some((chat, name, generation, event)) = events.recv() => {
                 state.on_event(chat, &name, generation, event).await;
@@ -286,6 +319,10 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         }
     }
     state.save();
+    if state.save_failed {
+        // Not remembered: Telegram gives them again after the restart.
+        return Ok(());
+    }
     // Confirm the updates handled, so Telegram does not give them again.
     let _ = bot
         .get_updates()
@@ -295,18 +332,56 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn poll_once(
-    bot: Bot,
-    offset: i64,
-) -> Result<Vec<teloxide::types::Update>, teloxide::RequestError> {
-    bot.get_updates()
-        .offset(offset as i32)
-        .timeout(POLL_TIMEOUT)
-        .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
-        .await
+/// A `getUpdates` call in flight.
+type Poll = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<Update>, teloxide::RequestError>> + Send>,
+>;
+
+/// A `getUpdates` call from `offset`, after `pause`.
+fn poll_after(bot: Bot, offset: i64, pause: Duration) -> Poll {
+    Box::pin(async move {
+        tokio::time::sleep(pause).await;
+        bot.get_updates()
+            .offset(offset as i32)
+            .timeout(POLL_TIMEOUT)
+            .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+            .await
+    })
+}
+
+/// The answer of the poll in flight; never, while there is none.
+async fn next_poll(poll: &mut Option<Poll>) -> Result<Vec<Update>, teloxide::RequestError> {
+    match poll {
+        Some(p) => p.await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Router {
+    /// A batch of updates from `getUpdates`: each one not handled before is routed, then
+    /// remembered in the same registry write (never twice, never lost).
+    async fn take(&mut self, updates: Vec<Update>) {
+        let ids: Vec<i64> = updates.iter().map(|u| i64::from(u.id.0)).collect();
+        let admitted = self.ledger.admit(&ids);
+        if admitted.reset {
+            tracing::warn!(
+                "Telegram started its update ids anew ({} update(s) below the offset): \
+                 following the new ids",
+                ids.len()
+            );
+        }
+        for (update, (id, handle)) in updates
+            .into_iter()
+            .zip(ids.into_iter().zip(admitted.handle))
+        {
+            if handle {
+                self.route(update.kind).await;
+            }
+            self.ledger.done(id);
+            self.save();
+        }
+    }
+
     /// `typing…` in every chat (or forum topic) where a session is working.
     fn show_typing(&self) {
         let places: std::collections::BTreeSet<(i64, Option<i32>)> = self

@@ -70,7 +70,7 @@ impl Router {
                     r
                 })
                 .collect(),
-            updates: self.ledger,
+            updates: self.ledger.clone(),
         };
         match registry.save(&self.config.state_dir) {
             Ok(()) => self.save_failed = false,

@@ -53,12 +53,17 @@ pub fn start_bot(fake: &FakeTelegram) -> Bot {
 }
 
 pub fn start_bot_with(fake: &FakeTelegram, env: &[(&str, String)]) -> Bot {
+    start_bot_at(&fake.url(), env)
+}
+
+/// A bot pointed at the Bot API at `url` (which may not answer yet).
+pub fn start_bot_at(url: &str, env: &[(&str, String)]) -> Bot {
     let dir = tempfile::tempdir().unwrap();
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    let child = spawn(dir.path(), &fake.url(), &env);
+    let child = spawn(dir.path(), url, &env);
     Bot {
         child,
         sessions: dir.path().join("sessions"),
@@ -66,7 +71,7 @@ pub fn start_bot_with(fake: &FakeTelegram, env: &[(&str, String)]) -> Bot {
         inputs: dir.path().join("inputs"),
         args: dir.path().join("args"),
         dir,
-        url: fake.url(),
+        url: url.to_string(),
         env,
     }
 }
