@@ -19,12 +19,14 @@
 //! - [`chat`]: a model chat that applies operations, as a reader sees them.
 //! - [`record`]: `telepty record`, interactive or from a step file.
 //! - [`profile`]: screen patterns as data (the built-in `claude` table).
+//! - [`buttons`]: what a chat button carries, encoded and decoded in one place.
 //! - [`pacer`]: the per-chat flood budget: when chat operations may go out.
 //! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
 
 pub mod asciicast;
 pub mod attach;
 pub mod bot;
+pub mod buttons;
 pub mod chat;
 pub mod config;
 pub mod console;

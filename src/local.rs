@@ -127,7 +127,16 @@ impl Console {
 /// it ended well: by itself with status 0, or stopped because the user was done.
 pub async fn run(command: Command, profile: Arc<Profile>) -> anyhow::Result<bool> {
     let (events_tx, mut events) = mpsc::channel(256);
-    let session = Session::spawn(command, profile, Limits::default(), events_tx)?;
+    let session = Session::spawn(
+        command,
+        profile,
+        Limits::default(),
+        crate::buttons::Stamp {
+            boot: crate::buttons::Stamp::boot_nonce(),
+            program: 1,
+        },
+        events_tx,
+    )?;
     let mut console = Console::new();
     if console.tty {
         eprintln!("telepty local: /help for commands, /quit to leave");

@@ -104,6 +104,18 @@ impl Pipeline {
         }
     }
 
+    /// The program these buttons are for: prompt and file buttons carry it, and a press
+    /// of another program's button is refused.
+    pub fn with_stamp(mut self, stamp: crate::buttons::Stamp) -> Pipeline {
+        self.render.set_stamp(stamp);
+        self
+    }
+
+    /// The path a fetch button of a turn's record names (`None`: not this program's).
+    pub fn fetch(&self, data: &str) -> Option<String> {
+        self.render.fetch(data)
+    }
+
     pub fn screen(&self) -> &Screen {
         &self.screen
     }

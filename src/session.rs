@@ -42,6 +42,8 @@ pub enum Request {
     Keys(Vec<Key>),
     /// A prompt button with this data was pressed.
     Press(String, oneshot::Sender<bool>),
+    /// The path a fetch button with this data names, if this program drew it.
+    Fetch(String, oneshot::Sender<Option<String>>),
     /// The visible screen, as text.
     Screen(oneshot::Sender<String>),
     /// The visible screen as a PNG picture.
@@ -128,15 +130,17 @@ pub struct Session {
 
 impl Session {
     /// Starts `command` in a PTY and the task that drives it; events go to `events`.
+    /// Its buttons carry `stamp` (see [`crate::buttons`]).
     pub fn spawn(
         command: Command,
         profile: Arc<Profile>,
         limits: Limits,
+        stamp: crate::buttons::Stamp,
         events: mpsc::Sender<Event>,
     ) -> anyhow::Result<Session> {
         let (pty, output) = Pty::spawn(&command)?;
         let pid = pty.pid();
-        let pipeline = Pipeline::new(profile, command.size, limits);
+        let pipeline = Pipeline::new(profile, command.size, limits).with_stamp(stamp);
         let (requests, inbox) = mpsc::channel(64);
         tokio::spawn(run(pty, output, pipeline, inbox, events));
         Ok(Session { requests, pid })
@@ -149,6 +153,15 @@ impl Session {
     /// Sends a request; false if the session has ended.
     pub async fn send(&self, request: Request) -> bool {
         self.requests.send(request).await.is_ok()
+    }
+
+    /// The path a file button names; `None` if this program did not draw it.
+    pub async fn fetch(&self, data: &str) -> Option<String> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Fetch(data.to_string(), tx)).await {
+            return None;
+        }
+        rx.await.ok().flatten()
     }
 
     /// The visible screen as text (empty once the session has ended).
@@ -309,6 +322,9 @@ async fn run(
                         }
                     }
                     let _ = reply.send(keys.is_some());
+                }
+                Some(Request::Fetch(data, reply)) => {
+                    let _ = reply.send(pipeline.fetch(&data));
                 }
                 Some(Request::Screen(reply)) => {
                     let _ = reply.send(pipeline.screen().text());

@@ -118,7 +118,8 @@ async fn uploads_reach_the_session_as_files_and_one_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_sends_files_from_inside_and_refuses_every_way_out() {
     let fake = FakeTelegram::start(TOKEN).await.unwrap();
-    let bot = start_bot_with(&fake, &[]);
+    // Wide enough for a Write call of a path longer than a button's 64 bytes.
+    let bot = start_bot_with(&fake, &[("TELEPTY_PTY_SIZE", "120x30".into())]);
     fake.user_message(USER, "/new alpha");
     wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
     let dir = bot.sessions.join("alpha");
@@ -173,11 +174,41 @@ async fn get_sends_files_from_inside_and_refuses_every_way_out() {
         .iter()
         .find(|m| m.buttons.iter().flatten().any(|b| b.0 == "📄 notes.txt"))
         .unwrap();
-    fake.press_button(USER, record.id, "g:notes.txt");
+    let (_, data) = record
+        .buttons
+        .iter()
+        .flatten()
+        .find(|b| b.0 == "📄 notes.txt")
+        .unwrap()
+        .clone();
+    assert!(!data.contains("notes"), "an index, not the path: {data}");
+    fake.press_button(USER, record.id, &data);
     let chat = wait_chat(&fake, USER, "the written file", |ms| {
         ms.iter().filter(|m| m.file.is_some()).count() == 2
     })
     .await;
     let sent = chat.iter().rev().find_map(|m| m.file.clone()).unwrap();
     assert_eq!(sent.bytes, b"written in turn 1\n");
+
+    // A path longer than a button's 64 bytes still gets its button (it was dropped).
+    let long = format!("{}/report.txt", "d".repeat(70));
+    std::fs::create_dir_all(bot.sessions.join("alpha").join(&long[..70])).unwrap();
+    fake.user_message(USER, &format!("write {long}"));
+    let chat = wait_chat(&fake, USER, "the long path's button", |ms| {
+        ms.iter()
+            .any(|m| m.buttons.iter().flatten().any(|b| b.0 == "📄 report.txt"))
+    })
+    .await;
+    let record = chat
+        .iter()
+        .find(|m| m.buttons.iter().flatten().any(|b| b.0 == "📄 report.txt"))
+        .unwrap();
+    let data = record.buttons[0][0].1.clone();
+    fake.press_button(USER, record.id, &data);
+    let chat = wait_chat(&fake, USER, "the long path's file", |ms| {
+        ms.iter().filter(|m| m.file.is_some()).count() == 3
+    })
+    .await;
+    let sent = chat.iter().rev().find_map(|m| m.file.clone()).unwrap();
+    assert_eq!(sent.name, "report.txt");
 }

@@ -157,3 +157,60 @@ async fn network_down_at_boot_is_waited_out_not_the_end_of_the_service() {
     assert_eq!(failed_polls, 2);
     assert!(bot.child.try_wait().unwrap().is_none());
 }
+
+/// Button data used to restart at `p1:0` in every program: after a restart of telepty an
+/// old "Yes" answered a new permission prompt, even one of another session. Now a press
+/// is honoured only by the prompt it was drawn for; a stranger's press reaches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_and_strangers_buttons_answer_no_prompt() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let mut bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "alpha's start", has("Session alpha started")).await;
+    fake.user_message(USER, "menu");
+    let chat = wait_chat(&fake, USER, "alpha's prompt", |ms| {
+        ms.iter().any(|m| m.buttons.len() == 2)
+    })
+    .await;
+    let old = chat.iter().find(|m| m.buttons.len() == 2).unwrap().clone();
+    let old_yes = old.buttons[0][0].1.clone();
+    assert!(old_yes.len() <= 64, "{old_yes}");
+
+    // telepty restarts (a power cut: the old prompt keeps its buttons); another session
+    // shows the same prompt.
+    bot.kill_9();
+    bot.restart();
+    fake.user_message(USER, "/new beta");
+    wait_chat(&fake, USER, "beta's start", has("Session beta started")).await;
+    fake.user_message(USER, "menu");
+    let chat = wait_chat(&fake, USER, "beta's prompt", |ms| {
+        ms.iter().filter(|m| m.buttons.len() == 2).count() == 2
+    })
+    .await;
+    let new = chat
+        .iter()
+        .rev()
+        .find(|m| m.buttons.len() == 2)
+        .unwrap()
+        .clone();
+    assert_ne!(new.id, old.id);
+
+    // The old Yes: refused, nothing typed.
+    fake.press_button(USER, old.id, &old_yes);
+    wait_chat(&fake, USER, "the refusal", has("This button is gone")).await;
+    // A stranger presses the new Yes (in a chat where they see it): nothing at all.
+    let answers = fake.callback_answers().len();
+    fake.press_button_in(common::bot::STRANGER, USER, new.id, &new.buttons[0][0].1);
+    // The user's own press of No, after the stranger's: it is the one that counts.
+    fake.press_button(USER, new.id, &new.buttons[1][0].1);
+    wait_chat(&fake, USER, "beta's answer", has("You chose 2 in turn 1")).await;
+    assert_eq!(
+        fake.callback_answers().len(),
+        answers + 1,
+        "the stranger's press is not answered"
+    );
+    assert!(!fake
+        .chat(USER)
+        .iter()
+        .any(|m| m.text.contains("You chose 1")));
+}

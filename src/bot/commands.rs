@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{dirs, escape, memory, Entry, Router, COMMANDS, KEYPAD, STOP_GRACE};
+use crate::buttons::ButtonData;
 use crate::lifecycle::{Crashes, Intent, Phase};
 use crate::pacer::{Button, Content};
 use crate::registry::{unix_now, Record};
@@ -55,7 +56,7 @@ impl Router {
                         row.iter()
                             .map(|(label, key)| Button {
                                 text: label.to_string(),
-                                data: format!("k:{key}"),
+                                data: ButtonData::Key(key.to_string()).encode(),
                             })
                             .collect()
                     })

@@ -26,6 +26,7 @@ use teloxide::types::{AllowedUpdate, BotCommand, Message, Update, UpdateKind};
 use teloxide::Bot;
 use tokio::sync::mpsc;
 
+use crate::buttons::ButtonData;
 use crate::config::Config;
 use crate::control::{self, SessionInfo, ToBot};
 use crate::lifecycle::{Crashes, Intent, Phase};
@@ -144,6 +145,8 @@ struct Router {
     forums: HashSet<i64>,
     /// Terminals attached to each session (`telepty attach`).
     attached: HashMap<(i64, String), usize>,
+    /// This run of telepty, in every prompt and file button (see [`crate::buttons`]).
+    boot: u32,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
@@ -234,6 +237,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         here: None,
         forums: HashSet::new(),
         attached: HashMap::new(),
+        boot: crate::buttons::Stamp::boot_nonce(),
     };
     state.restore(registry.sessions).await;
     let mut poll: Option<Poll> = Some(poll_after(bot.clone(), state.ledger.offset, Duration::ZERO));
@@ -567,21 +571,28 @@ impl Router {
     }
 
     async fn on_button(&mut self, chat: i64, message: Option<i32>, data: &str) {
-        if let Some(key) = data.strip_prefix("k:") {
-            self.press_key(chat, key).await;
-            return;
-        }
-        if let Some(path) = data.strip_prefix("g:") {
-            if let Some(name) = self.target(chat, message) {
-                self.send_file(chat, &name, path).await;
+        let gone = "This button is gone: its prompt or program is no longer on the screen.";
+        let button = ButtonData::decode(data);
+        let (ButtonData::Prompt { .. } | ButtonData::Fetch { .. }) = (match button {
+            Some(ButtonData::Key(key)) => {
+                self.press_key(chat, &key).await;
+                return;
             }
+            Some(ButtonData::Session { action, name }) => {
+                self.on_session_button(chat, action, &name).await;
+                return;
+            }
+            Some(b) => b,
+            None => {
+                // An older format, or not telepty's: never guessed at.
+                self.say(chat, gone);
+                return;
+            }
+        }) else {
             return;
-        }
-        if let Some(rest) = data.strip_prefix("x:") {
-            self.on_session_button(chat, rest).await;
-            return;
-        }
+        };
         let Some(name) = self.target(chat, message) else {
+            self.say(chat, gone);
             return;
         };
         let session = self
@@ -591,12 +602,25 @@ impl Router {
                 e.live.as_ref()
             })
             .map(|l| l.session.clone());
-        let pressed = match session {
-            Some(session) => session.press(data).await,
-            None => false,
+        let Some(session) = session else {
+            self.say(chat, gone);
+            return;
         };
-        if !pressed {
-            self.say(chat, "That prompt is no longer on the screen.");
+        // The session's program checks that it drew the button (its stamp) for what is
+        // on its screen now: a stale press does nothing.
+        if let Some(ButtonData::Fetch { .. }) = ButtonData::decode(data) {
+            match session.fetch(data).await {
+                Some(path) => self.send_file(chat, &name, &path).await,
+                None => self.say(
+                    chat,
+                    "This file button is from an earlier run of the session: /get PATH \
+                     fetches the file.",
+                ),
+            }
+            return;
+        }
+        if !session.press(data).await {
+            self.say(chat, gone);
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::{escape, Entry, Live, Router, STOP_GRACE};
+use crate::buttons::{ButtonData, SessionAction, Stamp};
 use crate::lifecycle::{self, least_recently_used, should_suspend, Crashes, Intent, Phase};
 use crate::pacer::{Button, Content, Limits};
 use crate::pty::Command;
@@ -215,8 +216,17 @@ impl Router {
                     .size(self.config.pty_size);
                 let (tx, rx) = mpsc::channel(256);
                 // Paced per chat by the outbox, with the chat's other sessions.
-                let session =
-                    Session::spawn(command, self.profile.clone(), Limits::unlimited(), tx)?;
+                let stamp = Stamp {
+                    boot: self.boot,
+                    program: self.generation + 1,
+                };
+                let session = Session::spawn(
+                    command,
+                    self.profile.clone(),
+                    Limits::unlimited(),
+                    stamp,
+                    tx,
+                )?;
                 Ok((session, rx))
             });
         let (session, mut rx) = match started {
@@ -500,7 +510,11 @@ impl Router {
                     text,
                     buttons: vec![vec![Button {
                         text: "▶ Continue when it resets".into(),
-                        data: format!("x:cont:{name}"),
+                        data: ButtonData::Session {
+                            action: SessionAction::Continue,
+                            name: name.to_string(),
+                        }
+                        .encode(),
                     }]],
                     silent: false,
                     attachment: None,
@@ -645,7 +659,11 @@ impl Router {
                     text,
                     buttons: vec![vec![Button {
                         text: "Also delete the directory".into(),
-                        data: format!("x:rmdir:{name}"),
+                        data: ButtonData::Session {
+                            action: SessionAction::RemoveDir,
+                            name: name.to_string(),
+                        }
+                        .encode(),
                     }]],
                     silent: false,
                     attachment: None,
@@ -657,11 +675,10 @@ impl Router {
         self.save();
     }
 
-    /// A button of telepty's own session messages (`x:…`).
-    pub(super) async fn on_session_button(&mut self, chat: i64, data: &str) {
-        let (what, name) = data.split_once(':').unwrap_or((data, ""));
-        match what {
-            "cont" => {
+    /// A button of telepty's own session messages.
+    pub(super) async fn on_session_button(&mut self, chat: i64, action: SessionAction, name: &str) {
+        match action {
+            SessionAction::Continue => {
                 let Some(entry) = self.entry(chat, name) else {
                     return;
                 };
@@ -685,7 +702,11 @@ impl Router {
                                 text,
                                 buttons: vec![vec![Button {
                                     text: "Cancel".into(),
-                                    data: format!("x:nocont:{name}"),
+                                    data: ButtonData::Session {
+                                        action: SessionAction::NoContinue,
+                                        name: name.to_string(),
+                                    }
+                                    .encode(),
                                 }]],
                                 silent: true,
                                 attachment: None,
@@ -702,7 +723,7 @@ impl Router {
                     ),
                 }
             }
-            "nocont" => {
+            SessionAction::NoContinue => {
                 if let Some(entry) = self.entry(chat, name) {
                     if entry.record.continue_at.take().is_some() {
                         self.say(chat, "Cancelled: nothing will be typed.");
@@ -710,7 +731,7 @@ impl Router {
                     }
                 }
             }
-            "rmdir" => match self.doomed.remove(&(chat, name.to_string())) {
+            SessionAction::RemoveDir => match self.doomed.remove(&(chat, name.to_string())) {
                 // Checked again: the directory may have been swapped for a symlink since.
                 Some(dir)
                     if !self.sessions.contains_key(&(chat, name.to_string()))
@@ -733,7 +754,6 @@ impl Router {
                 }
                 _ => self.say(chat, "That button has expired."),
             },
-            _ => {}
         }
     }
 

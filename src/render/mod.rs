@@ -17,9 +17,9 @@
 pub mod html;
 pub mod mirror;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::buttons::{ButtonData, Stamp};
 use crate::pacer::{Attachment, AttachmentKind, Button, Content, MessageId, Pacer};
 use crate::profile::Kind;
 use crate::view::{Block, Prompt, State, ToolLine, Turn, View};
@@ -52,6 +52,8 @@ struct TurnMessages {
     texts_done: usize,
     /// Blocked calls already announced, by their command line.
     blocked: Vec<String>,
+    /// The files the turn wrote, as its record's fetch buttons name them (by index).
+    files: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -70,8 +72,8 @@ pub struct Render {
     turns: Vec<TurnMessages>,
     prompt: Option<PromptMessage>,
     prompt_serial: u64,
-    /// Buttons still answerable: data → (prompt serial, choice index).
-    buttons: BTreeMap<String, (u64, usize)>,
+    /// The program drawing: every button carries it (see [`crate::buttons`]).
+    stamp: Stamp,
     seen_generation: Option<u64>,
     /// Every turn before this one is finished.
     first_open: usize,
@@ -99,9 +101,23 @@ impl Render {
 
     /// Which choice a button's data stands for, if its prompt is still on screen.
     pub fn button(&self, data: &str) -> Option<usize> {
-        let (serial, index) = *self.buttons.get(data)?;
         let active = self.prompt.as_ref()?;
-        (active.serial == serial).then_some(index)
+        crate::buttons::prompt_choice(data, self.stamp, active.serial)
+    }
+
+    /// The program whose buttons these are (default: a zero stamp, for replays).
+    pub fn set_stamp(&mut self, stamp: Stamp) {
+        self.stamp = stamp;
+    }
+
+    /// The path a fetch button of a turn's record names, if this program drew it.
+    pub fn fetch(&self, data: &str) -> Option<String> {
+        match ButtonData::decode(data)? {
+            ButtonData::Fetch { stamp, turn, index } if stamp == self.stamp => {
+                self.turns.get(turn)?.files.get(index).cloned()
+            }
+            _ => None,
+        }
     }
 
     /// The user answered the prompt on screen (a button, or keys typed): remembered to
@@ -189,7 +205,7 @@ impl Render {
                     // A preview finished loading: the same message shows it.
                     p.prompt.context = s.context.clone();
                     let text = prompt_text(&p.prompt);
-                    let buttons = prompt_buttons(p.serial, &p.prompt);
+                    let buttons = prompt_buttons(self.stamp, p.serial, &p.prompt);
                     pacer.set(p.id, loud(text, buttons), true);
                 }
             }
@@ -206,16 +222,12 @@ impl Render {
                 escape(&choice)
             );
             pacer.set(old.id, loud(text, vec![]), true);
-            self.buttons.retain(|_, (serial, _)| *serial != old.serial);
         }
         if let Some(prompt) = shown {
             self.prompt_serial += 1;
             let serial = self.prompt_serial;
             let id = self.new_id();
-            let rows = prompt_buttons(serial, prompt);
-            for (i, row) in rows.iter().enumerate() {
-                self.buttons.insert(row[0].data.clone(), (serial, i));
-            }
+            let rows = prompt_buttons(self.stamp, serial, prompt);
             pacer.set(id, loud(prompt_text(prompt), rows), true);
             self.prompt = Some(PromptMessage {
                 id,
@@ -238,7 +250,9 @@ impl Render {
         self.turns[k].finished = true;
         let record = record_text(turn);
         // The files the turn wrote can be fetched from its record.
-        let buttons = written.map_or_else(Vec::new, |w| fetch_buttons(turn, w));
+        let files = written.map_or_else(Vec::new, |w| written_files(turn, w));
+        let buttons = fetch_buttons(self.stamp, k, &files);
+        self.turns[k].files = files;
         let record_content = |text: String| Content {
             buttons: buttons.clone(),
             ..silent(text)
@@ -392,8 +406,9 @@ fn record_text(turn: &Turn) -> Option<String> {
     (!parts.is_empty()).then(|| limit_html_parts(parts))
 }
 
-/// A button per file the turn wrote (`g:<path>`, when it fits Telegram's 64 bytes).
-fn fetch_buttons(turn: &Turn, written: &regex::Regex) -> Vec<Vec<Button>> {
+/// The files a turn wrote (its tool banners the profile's `written` pattern matches),
+/// each once, at most [`FETCH_BUTTONS`].
+fn written_files(turn: &Turn, written: &regex::Regex) -> Vec<String> {
     let mut paths: Vec<String> = Vec::new();
     for block in &turn.blocks {
         let Block::Tools(lines) = block else { continue };
@@ -405,19 +420,26 @@ fn fetch_buttons(turn: &Turn, written: &regex::Regex) -> Vec<Vec<Button>> {
                 continue;
             };
             let path = path.as_str().trim().to_string();
-            if !paths.contains(&path) && format!("g:{path}").len() <= 64 {
+            if !paths.contains(&path) {
                 paths.push(path);
             }
         }
     }
+    paths.truncate(FETCH_BUTTONS);
     paths
-        .into_iter()
-        .take(FETCH_BUTTONS)
-        .map(|path| {
-            let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+}
+
+/// A button per file of turn `turn` (its data: the turn and the file's index, never
+/// the path, which need not fit Telegram's 64 bytes).
+fn fetch_buttons(stamp: Stamp, turn: usize, files: &[String]) -> Vec<Vec<Button>> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(index, path)| {
+            let name = path.rsplit('/').next().unwrap_or(path).to_string();
             vec![Button {
                 text: format!("📄 {}", label(&name)),
-                data: format!("g:{path}"),
+                data: ButtonData::Fetch { stamp, turn, index }.encode(),
             }]
         })
         .collect()
@@ -591,8 +613,8 @@ fn prompt_text(prompt: &Prompt) -> String {
     text
 }
 
-/// One button per choice, one per row (labels are long); data `p<serial>:<index>`.
-fn prompt_buttons(serial: u64, prompt: &Prompt) -> Vec<Vec<Button>> {
+/// One button per choice, one per row (labels are long).
+fn prompt_buttons(stamp: Stamp, serial: u64, prompt: &Prompt) -> Vec<Vec<Button>> {
     prompt
         .choices
         .iter()
@@ -600,7 +622,12 @@ fn prompt_buttons(serial: u64, prompt: &Prompt) -> Vec<Vec<Button>> {
         .map(|(i, choice)| {
             vec![Button {
                 text: label(&choice.label),
-                data: format!("p{serial}:{i}"),
+                data: ButtonData::Prompt {
+                    stamp,
+                    serial,
+                    index: i,
+                }
+                .encode(),
             }]
         })
         .collect()
