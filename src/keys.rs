@@ -65,10 +65,10 @@ impl Key {
 }
 
 /// The bytes for `text` typed into a program: a bracketed paste when the program asked
-/// for one, the text as-is otherwise. Paste markers inside the text are removed so a
-/// message cannot end the paste early and smuggle keystrokes.
+/// for one, the text as-is otherwise. The text is [`typed_text`] first, so a message can
+/// neither end the paste early nor carry keystrokes of its own.
 pub fn paste_bytes(text: &str, bracketed: bool) -> Vec<u8> {
-    let clean = text.replace("\x1b[200~", "").replace("\x1b[201~", "");
+    let clean = typed_text(text);
     if bracketed {
         let mut out = Vec::with_capacity(clean.len() + 12);
         out.extend_from_slice(b"\x1b[200~");
@@ -77,6 +77,29 @@ pub fn paste_bytes(text: &str, bracketed: bool) -> Vec<u8> {
         out
     } else {
         clean.into_bytes()
+    }
+}
+
+/// Chat text as it may be typed: escape sequences and C0/C1 control characters removed
+/// (a message, forwarded or not, is text, never keys), line breaks as `\n`, tabs kept.
+/// No ESC survives, so no paste marker can be pieced together from what is left.
+pub fn typed_text(text: &str) -> String {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    // (The escape parser drops tabs too: they are kept around it.)
+    let mut clean = text
+        .split('\t')
+        .map(strip_ansi_escapes::strip_str)
+        .collect::<Vec<_>>()
+        .join("\t");
+    // What the escape parser leaves of a broken sequence goes with the control filter.
+    clean.retain(|c| c == '\n' || c == '\t' || !c.is_control());
+    // Belt and braces: markers removed until none is left.
+    loop {
+        let next = clean.replace("\x1b[200~", "").replace("\x1b[201~", "");
+        if next == clean {
+            return clean;
+        }
+        clean = next;
     }
 }
 
@@ -189,5 +212,35 @@ mod tests {
         assert_eq!(paste_bytes("a\nb", false), b"a\nb");
         assert_eq!(paste_bytes("a\nb", true), b"\x1b[200~a\nb\x1b[201~");
         assert_eq!(paste_bytes("x\x1b[201~rm", true), b"\x1b[200~xrm\x1b[201~");
+    }
+
+    #[test]
+    fn no_message_can_end_a_paste_or_carry_keys() {
+        // The marker hidden inside itself: one pass of removal used to rebuild it.
+        for hostile in [
+            "a\x1b[20\x1b[201~1~\rrm -rf ~\r",
+            "\x1b[2\x1b[20\x1b[201~1~1~x",
+            "q\x1b\x1b[201~[201~\x03\x1b[A\u{9b}201~\u{7f}",
+            "\x1b]0;title\x07\x1bPq\x1b\\ok",
+        ] {
+            let typed = paste_bytes(hostile, true);
+            let inner = &typed[6..typed.len() - 6];
+            assert!(
+                !inner.contains(&0x1b),
+                "{hostile:?} → {:?}",
+                String::from_utf8_lossy(inner)
+            );
+            let text = String::from_utf8(inner.to_vec()).unwrap();
+            assert!(
+                text.chars()
+                    .all(|c| c == '\n' || c == '\t' || !c.is_control()),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            typed_text("line one\r\nline\ttwo\rthree"),
+            "line one\nline\ttwo\nthree"
+        );
+        assert_eq!(typed_text("ünïcødé 🎉 → ok"), "ünïcødé 🎉 → ok");
     }
 }

@@ -295,6 +295,8 @@ async fn run(
             },
             request = inbox.recv(), if inbox_open => match request {
                 Some(Request::Text(text)) => {
+                    // Text, never keys: escapes and control characters go here.
+                    let text = crate::keys::typed_text(&text);
                     if enter_at.is_some() {
                         typing.push_back(text);
                     } else {

@@ -214,3 +214,31 @@ async fn stale_and_strangers_buttons_answer_no_prompt() {
         .iter()
         .any(|m| m.text.contains("You chose 1")));
 }
+
+/// A chat message is text, never keys: a Ctrl-C or an escape sequence inside it (a
+/// forwarded message can carry anything) used to reach the program raw and could
+/// interrupt it or move its cursor; the paste end marker could be smuggled through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_and_escapes_in_messages_are_never_typed() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    fake.user_message(USER, "one\u{3}two\u{1b}[Dthree\u{9b}Ax");
+    wait_chat(
+        &fake,
+        USER,
+        "the answer",
+        has("You said: onetwothreeAx (turn 1)"),
+    )
+    .await;
+    fake.user_message(USER, "still here");
+    wait_chat(
+        &fake,
+        USER,
+        "the next answer",
+        has("You said: still here (turn 2)"),
+    )
+    .await;
+    assert_eq!(bot.program_inputs(), ["onetwothreeAx", "still here"]);
+}
