@@ -48,6 +48,8 @@ impl fmt::Display for Secret {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub token: Option<Secret>,
+    /// The file the token was read from, if it came from one.
+    pub token_file: Option<PathBuf>,
     /// Telegram user ids that may use the bot.
     pub allowed_users: Vec<i64>,
     pub api_url: String,
@@ -68,6 +70,9 @@ pub struct Config {
     pub stale_after: Option<Duration>,
     /// Whether group chats may use the bot (their members must still be allowed users).
     pub allow_groups: bool,
+    /// The group chats served (with `allow_groups`): every member of a group sees its
+    /// sessions' screens, answers and files, so each group is listed by its id.
+    pub allowed_chats: Vec<i64>,
     /// Chat operations per chat and minute (Telegram allows about 20 in groups).
     pub messages_per_minute: usize,
     /// Smallest gap between two edits of a streaming message.
@@ -95,6 +100,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("max_sessions", "TELEPTY_MAX_SESSIONS"),
     ("stale_after", "TELEPTY_STALE_AFTER"),
     ("allow_groups", "TELEPTY_ALLOW_GROUPS"),
+    ("allowed_chats", "TELEPTY_ALLOWED_CHATS"),
     ("messages_per_minute", "TELEPTY_MESSAGES_PER_MINUTE"),
     ("edit_interval", "TELEPTY_EDIT_INTERVAL"),
     ("sends_per_second", "TELEPTY_SENDS_PER_SECOND"),
@@ -177,20 +183,23 @@ impl Config {
         // then TELEPTY_TOKEN_FILE, then the file's `token`, then its `token_file`.
         let file_first =
             env.contains_key("TELEPTY_TOKEN_FILE") && !env.contains_key("TELEPTY_TOKEN");
-        let token = if file_first {
-            match input.get("token_file", read_token)? {
+        let from_file = |(secret, path): (Secret, PathBuf)| (secret, Some(path));
+        let (token, token_file) = if file_first {
+            match input.get("token_file", read_token)?.map(from_file) {
                 Some(t) => Some(t),
-                None => input.get("token", token_text)?,
+                None => input.get("token", token_text)?.map(|t| (t, None)),
             }
         } else {
-            match input.get("token", token_text)? {
+            match input.get("token", token_text)?.map(|t| (t, None)) {
                 Some(t) => Some(t),
-                None => input.get("token_file", read_token)?,
+                None => input.get("token_file", read_token)?.map(from_file),
             }
-        };
+        }
+        .map_or((None, None), |(t, f)| (Some(t), f));
 
         Ok(Config {
             token,
+            token_file,
             allowed_users: input.get("allowed_users", users)?.unwrap_or_default(),
             api_url: input
                 .get("api_url", url)?
@@ -215,6 +224,7 @@ impl Config {
             max_sessions: input.get("max_sessions", count)?.unwrap_or(4),
             stale_after: input.get("stale_after", duration_or_off)?.flatten(),
             allow_groups: input.get("allow_groups", boolean)?.unwrap_or(false),
+            allowed_chats: input.get("allowed_chats", chats)?.unwrap_or_default(),
             messages_per_minute: input.get("messages_per_minute", count)?.unwrap_or(20),
             edit_interval: input
                 .get("edit_interval", duration)?
@@ -326,6 +336,15 @@ impl Config {
                 "allow_groups",
                 self.allow_groups.to_string(),
                 src("allow_groups"),
+            ),
+            (
+                "allowed_chats",
+                self.allowed_chats
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                src("allowed_chats"),
             ),
             (
                 "messages_per_minute",
@@ -482,21 +501,32 @@ fn token_text(raw: Raw) -> Result<Secret, String> {
     }
 }
 
-fn read_token(raw: Raw) -> Result<Secret, String> {
+fn read_token(raw: Raw) -> Result<(Secret, PathBuf), String> {
     let path = PathBuf::from(text(raw)?);
     let token = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     match token.trim() {
         "" => Err(format!("{} is empty", path.display())),
-        t => Ok(Secret::new(t)),
+        t => Ok((Secret::new(t), path)),
     }
 }
 
 fn users(raw: Raw) -> Result<Vec<i64>, String> {
+    ids(raw, "a Telegram user id (a number such as 123456789)")
+}
+
+fn chats(raw: Raw) -> Result<Vec<i64>, String> {
+    ids(
+        raw,
+        "a Telegram chat id (a group's is negative, such as -1001234567890)",
+    )
+}
+
+fn ids(raw: Raw, what: &str) -> Result<Vec<i64>, String> {
     let one = |s: &str| {
         s.trim()
             .parse::<i64>()
-            .map_err(|_| format!("{s:?} is not a Telegram user id (a number such as 123456789)"))
+            .map_err(|_| format!("{s:?} is not {what}"))
     };
     match raw {
         Raw::File(toml::Value::Array(items)) => items
@@ -504,7 +534,7 @@ fn users(raw: Raw) -> Result<Vec<i64>, String> {
             .map(|v| match v {
                 toml::Value::Integer(id) => Ok(*id),
                 toml::Value::String(s) => one(s),
-                other => Err(format!("{other} is not a Telegram user id")),
+                other => Err(format!("{other} is not {what}")),
             })
             .collect(),
         raw => text(raw)?
@@ -519,10 +549,27 @@ fn users(raw: Raw) -> Result<Vec<i64>, String> {
 fn url(raw: Raw) -> Result<String, String> {
     let text = text(raw)?;
     let url = text.trim().trim_end_matches('/');
-    if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(url.to_string())
-    } else {
-        Err(format!("{url:?} is not an http:// or https:// URL"))
+    let parsed =
+        url::Url::parse(url).map_err(|e| format!("{url:?} is not an http(s) URL ({e})"))?;
+    match parsed.scheme() {
+        "https" => Ok(url.to_string()),
+        // The token travels in the URL's path: in the clear only to this machine.
+        "http" if is_loopback(&parsed) => Ok(url.to_string()),
+        "http" => Err(format!(
+            "{url:?}: plain http:// only to this machine (127.0.0.1, ::1, localhost), \
+             because the bot token travels in the URL; use https://"
+        )),
+        _ => Err(format!("{url:?} is not an http:// or https:// URL")),
+    }
+}
+
+/// Whether a URL's host is this machine.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -782,5 +829,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.token.unwrap().expose(), "2:y");
+        assert_eq!(c.token_file.as_deref(), Some(token.as_path()));
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine_and_groups_by_id() {
+        for ok in [
+            "http://127.0.0.1:8081",
+            "http://localhost:1",
+            "http://[::1]:2",
+            "https://x.org",
+        ] {
+            let c = Config::load(None, &env(&[("TELEPTY_API_URL", ok)])).unwrap();
+            assert_eq!(c.api_url, ok);
+        }
+        for bad in [
+            "http://10.0.0.5:8081",
+            "http://api.telegram.org",
+            "ftp://x",
+            "nonsense",
+        ] {
+            let err = Config::load(None, &env(&[("TELEPTY_API_URL", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("TELEPTY_API_URL"), "{bad}: {err}");
+        }
+        let c = Config::load(None, &env(&[("TELEPTY_ALLOWED_CHATS", "-1001, -42")])).unwrap();
+        assert_eq!(c.allowed_chats, [-1001, -42]);
+        let err = Config::load(None, &env(&[("TELEPTY_ALLOWED_CHATS", "group")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("chat id"), "{err}");
     }
 }

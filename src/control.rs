@@ -220,7 +220,7 @@ pub async fn listen(state_dir: &Path) -> Result<UnixListener, ListenError> {
     };
     // A socket file left by a telepty that was killed.
     let _ = std::fs::remove_file(&path);
-    std::fs::create_dir_all(state_dir).map_err(unavailable)?;
+    crate::guard::create_private_dir(state_dir).map_err(unavailable)?;
     let listener = UnixListener::bind(&path).map_err(unavailable)?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(unavailable)?;

@@ -54,9 +54,23 @@ pub async fn examine(config: &Config) -> Vec<Finding> {
         ),
         Some(token) => get_me(&config.api_url, token.expose()).await,
     });
+    if let Some(file) = &config.token_file {
+        out.push(match crate::guard::not_private(file, "token_file") {
+            None => Finding::ok(format!("token_file {} is yours alone", file.display())),
+            Some(why) => Finding::bad(why, "anyone who reads the token controls the bot"),
+        });
+    } else if config.token.is_some() {
+        out.push(Finding::ok(
+            "the token comes from TELEPTY_TOKEN or the config file; a token_file (mode 600) \
+             keeps it out of environments and configuration listings",
+        ));
+    }
     out.push(program(&config.command));
     out.push(writable("sessions_root", &config.sessions_root));
     out.push(writable("state_dir", &config.state_dir));
+    if let Some(why) = crate::guard::not_private(&config.state_dir, "state_dir") {
+        out.push(Finding::bad(why, "telepty run refuses to start on it"));
+    }
     out.push(match Registry::load(&config.state_dir) {
         Ok(r) => Finding::ok(format!("registry: {} session(s)", r.sessions.len())),
         Err(e) => Finding::bad("the registry cannot be read", e.to_string()),

@@ -9,6 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// The folder of uploads inside a session's directory.
@@ -85,6 +86,8 @@ pub fn create_upload(dir: &Path, original: &str, stamp: &str) -> io::Result<(Fil
         match OpenOptions::new()
             .write(true)
             .create_new(true)
+            // The user's files, for the user alone.
+            .mode(0o600)
             .open(folder.join(&candidate))
         {
             Ok(file) => return Ok((file, Path::new(UPLOADS).join(candidate))),
@@ -111,6 +114,8 @@ pub enum Refused {
     Parent,
     #[error("it leads outside the session's directory")]
     Outside,
+    #[error("files under /proc, /sys and /dev are never sent (they can hold the bot's secrets)")]
+    System,
     #[error("there is no such file")]
     Missing,
     #[error("it is not a regular file")]
@@ -140,6 +145,14 @@ pub fn confined(dir: &Path, asked: &str) -> Result<PathBuf, Refused> {
         .map_err(|_| Refused::Missing)?;
     if !full.starts_with(&root) {
         return Err(Refused::Outside);
+    }
+    // A session whose directory is `/` (or `/proc`) must not hand out the kernel's view
+    // of processes: the bot's own environment and memory are there.
+    if ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|p| full.starts_with(p))
+    {
+        return Err(Refused::System);
     }
     let meta = std::fs::metadata(&full).map_err(|_| Refused::Missing)?;
     if !meta.is_file() {
@@ -298,6 +311,27 @@ mod tests {
         ] {
             assert_eq!(confined(&dir, asked), Err(why), "{asked:?}");
         }
+        // A session in `/` (the user may choose any directory) still hands out nothing
+        // of the kernel's: the bot's environment is under /proc.
+        for asked in ["proc/self/environ", "proc/1/status", "dev/null"] {
+            assert_eq!(
+                confined(Path::new("/"), asked),
+                Err(Refused::System),
+                "{asked}"
+            );
+        }
+    }
+
+    #[test]
+    fn uploads_are_stored_for_the_user_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (_, rel) = create_upload(dir.path(), "a.txt", "20261201T000000Z").unwrap();
+        let mode = std::fs::metadata(dir.path().join(rel))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

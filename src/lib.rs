@@ -34,6 +34,7 @@ pub mod control;
 pub mod doctor;
 pub mod fake_telegram;
 pub mod files;
+pub mod guard;
 pub mod keys;
 pub mod lifecycle;
 pub mod local;

@@ -60,6 +60,28 @@ pub struct Record {
     pub created_dir: bool,
 }
 
+impl Record {
+    /// Why telepty cannot act on this record, if it cannot.
+    pub fn invalid(&self) -> Option<String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !name_ok {
+            return Some("its name is not 1–32 of a-z 0-9 - _".into());
+        }
+        if self.command.first().is_none_or(|c| c.is_empty()) {
+            return Some("its command is empty".into());
+        }
+        if !self.dir.is_absolute() {
+            return Some(format!("its directory {:?} is not absolute", self.dir));
+        }
+        None
+    }
+}
+
 /// Which Telegram updates have been handled, so that none is handled twice or dropped
 /// across a restart: every update below `offset` is. Telegram forgets updates only
 /// when a later `getUpdates` confirms them, so after a `kill -9` it gives some again;
@@ -164,10 +186,29 @@ impl Registry {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::default()),
             Err(source) => return Err(RegistryError::Read { path, source }),
         };
-        serde_json::from_str(&text).map_err(|e| RegistryError::Invalid {
-            path,
-            message: e.to_string(),
-        })
+        let mut registry: Registry =
+            serde_json::from_str(&text).map_err(|e| RegistryError::Invalid {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        // A record telepty could not act on (edited by hand, or damaged) is named and
+        // skipped; the others are kept.
+        let mut n = 0;
+        registry.sessions.retain(|r| {
+            n += 1;
+            match r.invalid() {
+                None => true,
+                Some(why) => {
+                    tracing::error!(
+                        "{}: session record {n} ({:?}) skipped: {why}",
+                        path.display(),
+                        r.name
+                    );
+                    false
+                }
+            }
+        });
+        Ok(registry)
     }
 
     /// Writes the registry into `state_dir` atomically: a reader (or a restart after a
@@ -177,13 +218,19 @@ impl Registry {
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(state_dir)?;
             let tmp = state_dir.join(format!("{FILE_NAME}.tmp"));
-            // Only the user may read it: it holds messages waiting for their session.
+            // Left by a crash mid-write (or planted: a symlink is removed, not followed).
+            match std::fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            // Only the user may read it: it holds messages waiting for their session. A
+            // new file, never one that appeared meanwhile, never through a symlink.
             let mut file = {
                 use std::os::unix::fs::OpenOptionsExt;
                 std::fs::OpenOptions::new()
                     .write(true)
-                    .create(true)
-                    .truncate(true)
+                    .create_new(true)
+                    .custom_flags(libc::O_NOFOLLOW)
                     .mode(0o600)
                     .open(&tmp)?
             };
@@ -228,6 +275,27 @@ mod tests {
             topic: None,
             created_dir: false,
         }
+    }
+
+    #[test]
+    fn a_record_telepty_cannot_act_on_is_skipped_the_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Registry::default();
+        let mut empty = record("empty");
+        empty.command.clear();
+        let mut relative = record("rel");
+        relative.dir = PathBuf::from("x");
+        let mut bad = record("../up");
+        bad.chat = 8;
+        r.sessions = vec![record("alpha"), empty, relative, bad, record("beta")];
+        r.save(dir.path()).unwrap();
+        let names: Vec<String> = Registry::load(dir.path())
+            .unwrap()
+            .sessions
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["alpha", "beta"]);
     }
 
     #[test]
@@ -291,6 +359,14 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+
+        // A planted symlink (or a temp file left by a crash) is replaced, never followed.
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep me").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("registry.json.tmp")).unwrap();
+        r.save(dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+        assert_eq!(Registry::load(dir.path()).unwrap(), r);
 
         std::fs::write(dir.path().join(FILE_NAME), "{ not json").unwrap();
         let err = Registry::load(dir.path()).unwrap_err().to_string();

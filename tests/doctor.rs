@@ -74,4 +74,34 @@ async fn doctor_passes_a_working_setup_and_names_what_to_fix_otherwise() {
         !text.contains("4242:wrong"),
         "the token is never printed: {text}"
     );
+
+    // A token file others can read, a state directory others can write.
+    use std::os::unix::fs::PermissionsExt;
+    let token = home.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let state = home.path().join("open-state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = doctor(
+        home.path(),
+        &[
+            ("TELEPTY_TOKEN_FILE", token.to_str().unwrap()),
+            ("TELEPTY_ALLOWED_USERS", &user),
+            ("TELEPTY_API_URL", &url),
+            ("TELEPTY_COMMAND", "sh"),
+            ("TELEPTY_STATE_DIR", state.to_str().unwrap()),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for expected in [
+        "token_file",
+        "mode 644",
+        "chmod 600",
+        "mode 777",
+        "refuses to start",
+    ] {
+        assert!(text.contains(expected), "no “{expected}” in:\n{text}");
+    }
 }

@@ -32,7 +32,13 @@ async fn each_session_lives_in_its_own_forum_topic() {
     let fake = FakeTelegram::start(TOKEN).await.unwrap();
     fake.add_forum(FORUM, true);
     fake.add_forum(NO_RIGHTS, false);
-    let mut bot = start_bot_with(&fake, &[("TELEPTY_ALLOW_GROUPS", "true".into())]);
+    let mut bot = start_bot_with(
+        &fake,
+        &[
+            ("TELEPTY_ALLOW_GROUPS", "true".into()),
+            ("TELEPTY_ALLOWED_CHATS", format!("{FORUM},{NO_RIGHTS}")),
+        ],
+    );
 
     // /new in General opens a topic named after the session; the start is told there,
     // and General hears where to go.

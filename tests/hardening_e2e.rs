@@ -242,3 +242,160 @@ async fn control_characters_and_escapes_in_messages_are_never_typed() {
     .await;
     assert_eq!(bot.program_inputs(), ["onetwothreeAx", "still here"]);
 }
+
+/// Every member of a group sees what its sessions show: with `allow_groups` a group is
+/// served only when listed in `allowed_chats` (an allowed user in any group used to be
+/// enough), `/new` there says who sees it, and `/cmd@otherbot` is not telepty's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_are_served_only_when_listed_and_say_who_sees_them() {
+    const LISTED: i64 = -100_111;
+    const UNLISTED: i64 = -100_222;
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    fake.add_forum(LISTED, false);
+    fake.add_forum(UNLISTED, false);
+    let bot = common::bot::start_bot_with(
+        &fake,
+        &[
+            ("TELEPTY_ALLOW_GROUPS", "true".into()),
+            ("TELEPTY_ALLOWED_CHATS", LISTED.to_string()),
+        ],
+    );
+    fake.forum_message(USER, UNLISTED, None, "/new sneaky");
+    fake.forum_message(USER, LISTED, None, "/new alpha@otherbot");
+    fake.forum_message(USER, LISTED, None, "/new team");
+    let chat = wait_chat(&fake, LISTED, "team's start", has("Session team started")).await;
+    let started = chat
+        .iter()
+        .find(|m| m.text.contains("Session team"))
+        .unwrap();
+    assert!(
+        started.text.contains("Everyone in this group sees"),
+        "{}",
+        started.text
+    );
+    fake.forum_message(USER, LISTED, None, "/status@telepty_bot");
+    wait_chat(&fake, LISTED, "the status", has("session(s) running")).await;
+    fake.forum_message(USER, LISTED, None, "hello@otherbot /x");
+    wait_chat(
+        &fake,
+        LISTED,
+        "the answer",
+        has("You said: hello@otherbot /x"),
+    )
+    .await;
+    // Nothing reached the unlisted group, nor became a session called alpha.
+    assert!(fake.chat(UNLISTED).is_empty(), "{:?}", fake.chat(UNLISTED));
+    assert!(!bot.sessions.join("sneaky").exists());
+    assert!(!bot.sessions.join("alpha").exists());
+    assert!(!fake.chat(LISTED).iter().any(|m| m.text.contains("alpha")));
+}
+
+/// The registry names the commands telepty runs on restore: a state directory others
+/// can write to is refused before anything starts, naming it and the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .arg("run")
+        .env_clear()
+        .env("HOME", home.path())
+        .env("TELEPTY_TOKEN", TOKEN)
+        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
+        .env("TELEPTY_API_URL", fake.url())
+        .env("TELEPTY_STATE_DIR", &state)
+        .env("TELEPTY_SESSIONS_ROOT", home.path().join("sessions"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&state.display().to_string()) && err.contains("chmod 700"),
+        "{err}"
+    );
+    assert!(fake.calls().is_empty(), "it reached Telegram");
+    // A fresh one is made 0700, and so is the sessions root.
+    let fresh = home.path().join("fresh");
+    let mut bot = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .arg("run")
+        .env_clear()
+        .env("HOME", home.path())
+        .env("TELEPTY_TOKEN", TOKEN)
+        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
+        .env("TELEPTY_API_URL", fake.url())
+        .env("TELEPTY_STATE_DIR", fresh.join("state"))
+        .env("TELEPTY_SESSIONS_ROOT", fresh.join("sessions"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the sessions root", Duration::from_secs(20), || {
+        fresh.join("sessions").is_dir()
+    })
+    .await;
+    let _ = bot.kill();
+    let _ = bot.wait();
+    for dir in ["state", "sessions"] {
+        let mode = std::fs::metadata(fresh.join(dir))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{dir}");
+    }
+}
+
+/// A program in a session runs as the same user as the bot: it used to read the bot's
+/// token from `/proc/<bot>/environ`. The bot is non-dumpable now, which closes that
+/// (and its memory) to same-user processes that are not root. (When the tests run as
+/// root, the bot and the reader run as `nobody`, as a user's would run as the user.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_running_as_the_user_cannot_read_the_token_from_the_bots_environment() {
+    use std::os::unix::process::CommandExt;
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // SAFETY: getuid(2) cannot fail and touches no memory.
+    let root = unsafe { libc::getuid() } == 0;
+    let (uid, gid) = if root {
+        (65534, 65534)
+    } else {
+        // SAFETY: as above.
+        unsafe { (libc::getuid(), libc::getgid()) }
+    };
+    if root {
+        let path = std::ffi::CString::new(home.path().as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: chown(2) of a path we own, with a valid C string.
+        assert_eq!(unsafe { libc::chown(path.as_ptr(), uid, gid) }, 0);
+    }
+    let mut bot = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .arg("run")
+        .env_clear()
+        .env("HOME", home.path())
+        .env("TELEPTY_TOKEN", TOKEN)
+        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
+        .env("TELEPTY_API_URL", fake.url())
+        .uid(uid)
+        .gid(gid)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the bot to reach Telegram", Duration::from_secs(20), || {
+        fake.calls().iter().any(|c| c.method == "getme")
+    })
+    .await;
+    let read = std::process::Command::new("cat")
+        .arg(format!("/proc/{}/environ", bot.id()))
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .unwrap();
+    let _ = bot.kill();
+    let _ = bot.wait();
+    assert!(
+        !String::from_utf8_lossy(&read.stdout).contains(TOKEN),
+        "the token was readable"
+    );
+    assert!(!read.status.success());
+}

@@ -348,6 +348,11 @@ impl Router {
             escape(name),
             escape(&dir.display().to_string())
         );
+        if chat < 0 {
+            text.push_str(
+                " Everyone in this group sees its screens, answers and the files it sends.",
+            );
+        }
         if !chosen.inside_root {
             text.push_str(&format!(
                 " It is outside the sessions root (<code>{}</code>): the program works on \

@@ -147,11 +147,35 @@ struct Router {
     attached: HashMap<(i64, String), usize>,
     /// This run of telepty, in every prompt and file button (see [`crate::buttons`]).
     boot: u32,
+    /// The bot's username: `/command@name` for another bot is not telepty's.
+    username: Option<String>,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
 pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     config.check_for_bot().map_err(|e| anyhow::anyhow!(e))?;
+    // Programs in sessions run as this user: they must not read the token from here.
+    crate::guard::not_dumpable();
+    // The registry names commands run on restore: the state is the user's alone.
+    crate::guard::create_private_dir(&config.state_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create state_dir {}: {e}",
+            config.state_dir.display()
+        )
+    })?;
+    if let Some(why) = crate::guard::not_private(&config.state_dir, "state_dir") {
+        anyhow::bail!(
+            "{why}. telepty will not start on it: the registry there names the commands \
+             it runs"
+        );
+    }
+    if let Some(why) = config
+        .token_file
+        .as_deref()
+        .and_then(|f| crate::guard::not_private(f, "token_file"))
+    {
+        tracing::warn!("{why} (anyone who reads the token controls the bot)");
+    }
     // The local control socket (`telepty attach`, `ls`, `send`) first: a second telepty
     // on the same state directory stops here, before it touches a session.
     let (control_tx, mut control_rx) = mpsc::channel::<ToBot>(64);
@@ -209,7 +233,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     if let Err(e) = bot.set_my_commands(commands).await {
         tracing::warn!("setMyCommands failed: {e}");
     }
-    std::fs::create_dir_all(&config.sessions_root).map_err(|e| {
+    crate::guard::create_private_dir(&config.sessions_root).map_err(|e| {
         anyhow::anyhow!(
             "cannot create sessions_root {}: {e}",
             config.sessions_root.display()
@@ -238,6 +262,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         forums: HashSet::new(),
         attached: HashMap::new(),
         boot: crate::buttons::Stamp::boot_nonce(),
+        username: me.user.username.clone(),
     };
     state.restore(registry.sessions).await;
     let mut poll: Option<Poll> = Some(poll_after(bot.clone(), state.ledger.offset, Duration::ZERO));
@@ -412,7 +437,8 @@ impl Router {
 
     fn allowed(&mut self, user: Option<i64>, chat: i64) -> bool {
         let ok = user.is_some_and(|u| self.config.allowed_users.contains(&u))
-            && (chat > 0 || self.config.allow_groups);
+            && (chat > 0
+                || (self.config.allow_groups && self.config.allowed_chats.contains(&chat)));
         if !ok {
             let id = user.unwrap_or(0);
             let now = Instant::now();
@@ -556,7 +582,16 @@ impl Router {
             let (name, rest) = command
                 .split_once(char::is_whitespace)
                 .unwrap_or((command, ""));
-            let name = name.split('@').next().unwrap_or(name);
+            let (name, to) = name.split_once('@').unwrap_or((name, ""));
+            let ours = to.is_empty()
+                || self
+                    .username
+                    .as_deref()
+                    .is_some_and(|me| me.eq_ignore_ascii_case(to));
+            if !ours {
+                // Addressed to another bot in the group: nothing for telepty.
+                return;
+            }
             if self.command(chat, name, rest.trim()).await {
                 return;
             }
