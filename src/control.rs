@@ -115,6 +115,9 @@ pub enum Frame {
     Ended(String),
 }
 
+/// The pause after a failed `accept` (it fails again at once while fds are exhausted).
+const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The largest frame either side accepts.
 const MAX_FRAME: usize = 1 << 20;
 
@@ -231,8 +234,14 @@ pub async fn listen(state_dir: &Path) -> Result<UnixListener, ListenError> {
 pub async fn serve(listener: UnixListener, bot: mpsc::Sender<ToBot>) {
     let own = own_uid();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: a pause, not a busy loop.
+                tracing::warn!("control socket: accept failed: {e}");
+                tokio::time::sleep(ACCEPT_PAUSE).await;
+                continue;
+            }
         };
         let uid = stream.peer_cred().map(|c| c.uid()).ok();
         if !uid.is_some_and(|u| peer_allowed(u, own)) {

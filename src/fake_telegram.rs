@@ -472,6 +472,14 @@ impl FakeTelegram {
         self.lock().faults.extend(faults);
     }
 
+    /// An update as given (its `update_id` is set): for kinds telepty cannot read.
+    pub fn raw_update(&self, update: Value) {
+        let mut inner = self.lock();
+        push_update(&mut inner, update);
+        drop(inner);
+        self.notify.notify_waiters();
+    }
+
     /// The next calls of `method` (any method, `getMe` and `getUpdates` included) are
     /// answered with these faults, in order.
     pub fn fail_method(&self, method: &str, faults: impl IntoIterator<Item = Fault>) {

@@ -164,6 +164,37 @@ pub fn confined(dir: &Path, asked: &str) -> Result<PathBuf, Refused> {
     Ok(full)
 }
 
+/// Reads a file `/get` may send (`path` from [`confined`]), safely against a file
+/// swapped after that check: opened once, never through a symlink, never blocking (a
+/// FIFO put in its place opens at once and is refused), and the opened file itself
+/// checked — a regular file of at most [`SEND_LIMIT`] — before reading at most that.
+pub fn read_confined(path: &Path) -> Result<Vec<u8>, Refused> {
+    use std::io::Read;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => Refused::Outside,
+            _ => Refused::Missing,
+        })?;
+    let meta = file.metadata().map_err(|_| Refused::Missing)?;
+    if !meta.is_file() {
+        return Err(Refused::NotAFile);
+    }
+    if meta.len() > SEND_LIMIT {
+        return Err(Refused::TooBig(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(SEND_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| Refused::Missing)?;
+    if bytes.len() as u64 > SEND_LIMIT {
+        return Err(Refused::TooBig(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// The line typed into the session for uploaded files: the caption as the instruction,
 /// with the paths; one line (a caption's line breaks become spaces).
 pub fn upload_line(caption: Option<&str>, paths: &[PathBuf]) -> String {
@@ -320,6 +351,24 @@ mod tests {
                 "{asked}"
             );
         }
+    }
+
+    #[test]
+    fn a_fifo_or_symlink_swapped_in_after_the_check_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo(3) with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // No writer ever comes: a blocking open would wait forever.
+        assert_eq!(read_confined(&fifo), Err(Refused::NotAFile));
+        std::fs::write(dir.path().join("real"), "data").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        assert_eq!(
+            read_confined(&dir.path().join("link")),
+            Err(Refused::Outside)
+        );
+        assert_eq!(read_confined(&dir.path().join("real")).unwrap(), b"data");
     }
 
     #[test]

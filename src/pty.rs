@@ -238,6 +238,17 @@ impl Pty {
         std::thread::Builder::new()
             .name(format!("pty-wait-{pid}"))
             .spawn(move || {
+                // The leader's end is seen first without reaping it: while it is a
+                // zombie its pid — the group's id — cannot be given to anyone else, so
+                // what is left of its group (background jobs) is killed safely. Once
+                // reaped, a signal to that id could reach an unrelated new group.
+                wait_unreaped(pid);
+                if let Ok(pgid) = libc::pid_t::try_from(pid) {
+                    // SAFETY: kill(2) with a negative pid signals a process group.
+                    unsafe {
+                        libc::kill(-pgid, libc::SIGKILL);
+                    }
+                }
                 let info = match child.wait() {
                     Ok(status) => ExitInfo {
                         code: status.exit_code(),
@@ -318,7 +329,8 @@ impl Pty {
                 self.signal_group(libc::SIGKILL);
             }
         }
-        let info = tokio::time::timeout(KILL_WAIT, self.wait())
+        // The rest of the group goes as the leader is reaped (the waiter thread).
+        tokio::time::timeout(KILL_WAIT, self.wait())
             .await
             .unwrap_or_else(|_| {
                 tracing::error!(pid = self.pid, "the child did not end even after SIGKILL");
@@ -326,12 +338,15 @@ impl Pty {
                     code: 1,
                     signal: Some("Killed".into()),
                 }
-            });
-        self.signal_group(libc::SIGKILL);
-        info
+            })
     }
 
+    /// Signals the program's process group — only while its leader is unreaped (its
+    /// pid, the group's id, cannot have been reused).
     fn signal_group(&self, signal: libc::c_int) {
+        if self.exit_info().is_some() {
+            return;
+        }
         let Ok(pgid) = libc::pid_t::try_from(self.pid) else {
             return;
         };
@@ -346,6 +361,21 @@ impl Drop for Pty {
     fn drop(&mut self) {
         // The waiter thread reaps the child once it dies.
         self.signal_group(libc::SIGKILL);
+    }
+}
+
+/// Blocks until child `pid` has ended, leaving it unreaped (a zombie).
+fn wait_unreaped(pid: u32) {
+    let id: libc::id_t = pid;
+    loop {
+        // SAFETY: waitid(2) writes only into the siginfo_t we own.
+        let rc = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT)
+        };
+        if rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
     }
 }
 

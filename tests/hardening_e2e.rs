@@ -399,3 +399,38 @@ async fn a_program_running_as_the_user_cannot_read_the_token_from_the_bots_envir
     );
     assert!(!read.status.success());
 }
+
+/// An update telepty cannot read used to be logged raw, text and all, before any
+/// allowlist check: a stranger could write into the operator's logs. Now its kind and
+/// sender are logged, never its text; the bot goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_update_from_a_stranger_never_puts_its_text_in_the_log() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("log");
+    let mut bot = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "telepty=debug")
+        .env("HOME", home.path())
+        .env("TELEPTY_TOKEN", TOKEN)
+        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
+        .env("TELEPTY_API_URL", fake.url())
+        .env("TELEPTY_COMMAND", "cat")
+        .env("TELEPTY_PROFILE", "plain")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // A message without the fields every message has: teloxide cannot read it.
+    fake.raw_update(serde_json::json!({"message": {
+        "from": {"id": common::bot::STRANGER}, "text": "SECRET-PAYLOAD-7731"
+    }}));
+    fake.user_message(USER, "/status");
+    wait_chat(&fake, USER, "the status", has("session(s) running")).await;
+    let _ = bot.kill();
+    let _ = bot.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("an update telepty cannot read"), "{text}");
+    assert!(!text.contains("SECRET-PAYLOAD"), "{text}");
+}

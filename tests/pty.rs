@@ -196,6 +196,31 @@ async fn stop_takes_background_children_too_and_leaves_no_zombie() {
     );
 }
 
+/// A program that ends by itself takes its group's background jobs along, killed while
+/// the program is still unreaped (its pid, the group's id, cannot be reused then); they
+/// used to outlive it.
+#[tokio::test]
+async fn a_program_that_ends_by_itself_leaves_no_background_job() {
+    let mut term =
+        Terminal::spawn(&sh("sleep 1000 & echo \"bg=$!\"; echo ready; read x"), 10).unwrap();
+    wait_for(&mut term, "ready").await;
+    let bg: u32 = term
+        .screen()
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("bg="))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the background pid");
+    assert!(is_alive(bg));
+    term.write(b"\r");
+    let info = wait_exit(&mut term).await;
+    assert_eq!(info.code, 0);
+    assert!(
+        wait_gone(bg, true).await,
+        "the background job {bg} outlived the program"
+    );
+}
+
 #[tokio::test]
 async fn the_environment_is_scrubbed() {
     // The parent holds a token; the child must never see it.

@@ -13,7 +13,7 @@ use teloxide::types::{FileId, Message};
 use tokio::io::AsyncWriteExt;
 
 use super::{escape, Router};
-use crate::files::{confined, create_upload, stamp, upload_line};
+use crate::files::{confined, create_upload, read_confined, stamp, upload_line};
 use crate::pacer::{Attachment, AttachmentKind, Content};
 
 /// How long an album waits for its next file before it is announced.
@@ -202,34 +202,36 @@ impl Router {
                 return;
             }
         };
-        let bytes = match tokio::fs::read(&path).await {
-            Ok(b) => b,
-            Err(e) => {
-                let text = format!(
-                    "Cannot read <code>{}</code>: {}",
-                    escape(&asked),
-                    escape(&e.to_string())
-                );
-                self.say(chat, &text);
-                return;
-            }
-        };
         let file_name = path
             .file_name()
             .map_or_else(|| "file".into(), |n| n.to_string_lossy().to_string());
-        self.outbox.send_file(
-            self.place(chat),
-            Content {
-                text: format!("<code>{}</code>", escape(&asked)),
-                buttons: Vec::new(),
-                silent: false,
-                attachment: Some(Attachment {
-                    kind: AttachmentKind::Document,
-                    name: file_name,
-                    bytes: Arc::new(bytes),
-                }),
-            },
-        );
+        let (outbox, place) = (self.outbox.clone(), self.place(chat));
+        // Read off the update loop: a slow disk or a swapped-in FIFO never holds it up.
+        tokio::spawn(async move {
+            let read = tokio::task::spawn_blocking(move || read_confined(&path)).await;
+            match read {
+                Ok(Ok(bytes)) => outbox.send_file(
+                    place,
+                    Content {
+                        text: format!("<code>{}</code>", escape(&asked)),
+                        buttons: Vec::new(),
+                        silent: false,
+                        attachment: Some(Attachment {
+                            kind: AttachmentKind::Document,
+                            name: file_name,
+                            bytes: Arc::new(bytes),
+                        }),
+                    },
+                ),
+                Ok(Err(why)) => {
+                    outbox.say(
+                        place,
+                        &format!("Cannot send <code>{}</code>: {why}.", escape(&asked)),
+                    );
+                }
+                Err(e) => tracing::error!("reading a file for /get failed: {e}"),
+            }
+        });
     }
 
     /// `/screen`: the active session's screen as a picture.

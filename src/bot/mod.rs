@@ -491,8 +491,20 @@ impl Router {
                 }
             }
             UpdateKind::Error(value) => {
-                // Telegram sent something teloxide cannot read: said, never silently lost.
-                tracing::error!("an update telepty cannot read: {value}");
+                // Telegram sent something teloxide cannot read: said, never silently
+                // lost — but not its text, which may come from anyone: its kind and its
+                // sender only.
+                let kinds: Vec<&str> = value
+                    .as_object()
+                    .map(|o| o.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                let from = kinds.iter().find_map(|k| value[*k]["from"]["id"].as_i64());
+                tracing::error!(
+                    ?kinds,
+                    from,
+                    allowed = from.is_some_and(|u| self.config.allowed_users.contains(&u)),
+                    "an update telepty cannot read"
+                );
             }
             _ => {}
         }
