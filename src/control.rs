@@ -115,6 +115,9 @@ pub enum Frame {
     Ended(String),
 }
 
+/// The longest request line a client may send.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
 /// The pause after a failed `accept` (it fails again at once while fds are exhausted).
 const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -260,7 +263,16 @@ async fn client(stream: UnixStream, bot: mpsc::Sender<ToBot>) {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut line = String::new();
-    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+    // A request is one short line: read no more than its ceiling.
+    // (`Take` of the buffered reader reads through its buffer: nothing after the line
+    // is consumed, so the frames that follow an attach stay for the relay.)
+    let mut limit = (&mut read).take(MAX_REQUEST as u64);
+    if limit.read_line(&mut line).await.unwrap_or(0) == 0 {
+        return;
+    }
+    if !line.ends_with('\n') {
+        let why = format!("a request is one line of at most {MAX_REQUEST} bytes");
+        let _ = answer(&mut write, &Answer::refused(why)).await;
         return;
     }
     let ask: Ask = match serde_json::from_str(&line) {

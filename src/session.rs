@@ -29,6 +29,10 @@ pub const ENTER_GAP: Duration = Duration::from_millis(150);
 /// the Enter for a newline: the message would sit unsent in its input box. Once the text
 /// is drawn, the program has read it, and the Enter comes on its own.
 const ECHO_WAIT: Duration = Duration::from_secs(5);
+/// The largest terminal an attached terminal may lend the session (a bigger one is
+/// clamped): 500×300 cells is more than any real screen.
+pub const MAX_COLS: u16 = 500;
+pub const MAX_ROWS: u16 = 300;
 /// How often the screen is looked at for the echo meanwhile.
 const ECHO_POLL: Duration = Duration::from_millis(50);
 
@@ -349,7 +353,11 @@ async fn run(
                     send(pipeline.input(now(), &bytes)).await;
                 }
                 Some(Request::Resize(size)) => {
-                    let size = size.unwrap_or(own_size);
+                    // A terminal's size comes from outside: the screen's cells are
+                    // allocated for it, so it has a ceiling.
+                    let size = size.map_or(own_size, |s| {
+                        Size::new(s.cols.clamp(2, MAX_COLS), s.rows.clamp(2, MAX_ROWS))
+                    });
                     if size != pipeline.screen().size() && pty.resize(size).is_ok() {
                         send(pipeline.resize(now(), size)).await;
                     }

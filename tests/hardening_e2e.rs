@@ -434,3 +434,81 @@ async fn an_unreadable_update_from_a_stranger_never_puts_its_text_in_the_log() {
     assert!(text.contains("an update telepty cannot read"), "{text}");
     assert!(!text.contains("SECRET-PAYLOAD"), "{text}");
 }
+
+/// The bot's resident memory, from /proc, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Input from outside has a ceiling: a control-socket request line without end (one of
+/// 384 MiB took the bot to 403 MB) is cut at 64 KiB and refused; a terminal claiming
+/// to be 60000×60000 lends at most 500×300 (its screen's cells are allocated).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_requests_and_terminal_sizes_have_a_ceiling() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    let socket = bot.dir.path().join("state/control.sock");
+    let pid = bot.child.id();
+    let before = rss_kib(pid);
+
+    // 64 MiB and no newline.
+    let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let flood = tokio::spawn(async move {
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            if write.write_all(&chunk).await.is_err() {
+                return; // the bot stopped reading and hung up: as it should
+            }
+        }
+    });
+    let mut answer = String::new();
+    tokio::io::BufReader::new(read)
+        .read_line(&mut answer)
+        .await
+        .unwrap();
+    assert!(answer.contains("at most 65536 bytes"), "{answer}");
+    let _ = flood.await;
+    let after_flood = rss_kib(pid);
+
+    // A terminal that claims an absurd size.
+    let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    write
+        .write_all(b"{\"op\":\"attach\",\"name\":\"alpha\",\"resize\":[60000,60000]}\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::io::BufReader::new(read)
+        .read_line(&mut answer)
+        .await
+        .unwrap();
+    assert!(answer.contains("\"ok\":true"), "{answer}");
+    fake.user_message(USER, "/screen text");
+    wait_chat(&fake, USER, "the screen", |ms| {
+        ms.iter().any(|m| m.html.starts_with("<pre>"))
+    })
+    .await;
+    let after_resize = rss_kib(pid);
+    drop(write);
+    eprintln!(
+        "telepty RSS: {before} KiB before, {after_flood} KiB after 64 MiB on the control \
+         socket, {after_resize} KiB after a 60000x60000 resize"
+    );
+    assert!(
+        after_flood < before + 8 * 1024,
+        "{before} → {after_flood} KiB"
+    );
+    assert!(
+        after_resize < before + 16 * 1024,
+        "{before} → {after_resize} KiB"
+    );
+}
