@@ -165,7 +165,7 @@ impl Session {
         if !self.send(Request::Fetch(data.to_string(), tx)).await {
             return None;
         }
-        rx.await.ok().flatten()
+        reply(rx).await.flatten()
     }
 
     /// The visible screen as text (empty once the session has ended).
@@ -174,7 +174,7 @@ impl Session {
         if !self.send(Request::Screen(tx)).await {
             return String::new();
         }
-        rx.await.unwrap_or_default()
+        reply(rx).await.unwrap_or_default()
     }
 
     /// The visible screen as a PNG picture (empty once the session has ended).
@@ -183,7 +183,7 @@ impl Session {
         if !self.send(Request::Picture(tx)).await {
             return Vec::new();
         }
-        rx.await.unwrap_or_default()
+        reply(rx).await.unwrap_or_default()
     }
 
     /// Attaches a terminal: the screen now and the output from then on (`None` once the
@@ -193,7 +193,7 @@ impl Session {
         if !self.send(Request::Attach(tx)).await {
             return None;
         }
-        rx.await.ok()
+        reply(rx).await
     }
 
     /// Presses a prompt button; false if its prompt is gone.
@@ -202,7 +202,23 @@ impl Session {
         if !self.send(Request::Press(data.to_string(), tx)).await {
             return false;
         }
-        rx.await.unwrap_or(false)
+        reply(rx).await.unwrap_or(false)
+    }
+}
+
+/// How long the bot waits for a session's answer to a request (a screen, a press):
+/// a session stuck on a huge screen must not hold up the bot.
+pub const REPLY_WAIT: Duration = Duration::from_secs(10);
+
+/// A session's answer, or `None` if it has ended or takes longer than [`REPLY_WAIT`].
+async fn reply<T>(rx: oneshot::Receiver<T>) -> Option<T> {
+    match tokio::time::timeout(REPLY_WAIT, rx).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(_)) => None,
+        Err(_) => {
+            tracing::warn!("a session did not answer within {REPLY_WAIT:?}");
+            None
+        }
     }
 }
 

@@ -512,3 +512,37 @@ async fn control_requests_and_terminal_sizes_have_a_ceiling() {
         "{before} → {after_resize} KiB"
     );
 }
+
+/// The update loop never waits on the network: a button press whose
+/// `answerCallbackQuery` gets no answer (a dropped connection: the client waits 17 s)
+/// used to stop polling meanwhile; the next message is now answered well before that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_bot_api_call_does_not_stop_the_updates() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let _bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    fake.user_message(USER, "menu");
+    let chat = wait_chat(&fake, USER, "the prompt", |ms| {
+        ms.iter().any(|m| m.buttons.len() == 2)
+    })
+    .await;
+    let prompt = chat.iter().find(|m| m.buttons.len() == 2).unwrap().clone();
+    fake.fail_method("answerCallbackQuery", [Fault::Drop]);
+    fake.press_button(USER, prompt.id, &prompt.buttons[0][0].1);
+    let pressed = std::time::Instant::now();
+    wait_chat(&fake, USER, "the choice", has("You chose 1 in turn 1")).await;
+    fake.user_message(USER, "after");
+    wait_chat(
+        &fake,
+        USER,
+        "the next answer",
+        has("You said: after (turn 2)"),
+    )
+    .await;
+    let took = pressed.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the updates waited {took:?}"
+    );
+}

@@ -478,8 +478,12 @@ impl Router {
                 if !self.allowed(user, chat) {
                     return;
                 }
-                // Answered at once: the user's client spins until then.
-                let _ = self.bot.answer_callback_query(query.id.clone()).await;
+                // Answered at once (the user's client spins until then), in its own
+                // task: a slow Bot API must not hold up the updates.
+                let answer = self.bot.answer_callback_query(query.id.clone());
+                tokio::spawn(async move {
+                    let _ = answer.await;
+                });
                 if let Some(data) = query.data.as_deref() {
                     let message = query.message.as_ref().map(|m| m.id().0);
                     self.here = query
