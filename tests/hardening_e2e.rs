@@ -546,3 +546,46 @@ async fn a_hanging_bot_api_call_does_not_stop_the_updates() {
         "the updates waited {took:?}"
     );
 }
+
+/// 42 uploads used to be 42 "Saved" messages queued behind the flood limit, ahead of the
+/// `/get` the user asked for next (it waited more than 15 s). They are one message now,
+/// edited as files come, and the `/get` file arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_uploads_is_one_saved_message_and_get_is_not_held_behind_it() {
+    use telepty::fake_telegram::{Upload, UploadKind};
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let _bot = common::bot::start_bot_with(
+        &fake,
+        &[
+            ("TELEPTY_COMMAND", "sh -c 'cat >/dev/null'".into()),
+            ("TELEPTY_PROFILE", "plain".into()),
+        ],
+    );
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    for i in 0..42 {
+        let mut doc = Upload::new(UploadKind::Document, format!("file {i}").into_bytes());
+        doc.name = Some(format!("f{i:02}.txt"));
+        fake.user_upload(USER, doc);
+    }
+    wait_chat(&fake, USER, "all 42 told", has("Saved 42 files in alpha")).await;
+    let saved = fake
+        .chat(USER)
+        .into_iter()
+        .filter(|m| m.text.contains("📎 Saved"))
+        .count();
+    assert_eq!(saved, 1, "{:?}", fake.chat(USER));
+    let stored: Vec<String> = std::fs::read_dir(_bot.sessions.join("alpha/files"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(stored.len(), 42);
+    let first = stored.iter().find(|n| n.ends_with("_f00.txt")).unwrap();
+    fake.user_message(USER, &format!("/get files/{first}"));
+    let chat = wait_chat(&fake, USER, "the file", |ms| {
+        ms.iter().any(|m| m.file.is_some())
+    })
+    .await;
+    let sent = chat.iter().find_map(|m| m.file.clone()).unwrap();
+    assert_eq!(sent.bytes, b"file 0");
+}

@@ -74,6 +74,19 @@ pub(super) struct Saved {
     group: Option<String>,
 }
 
+/// Uploads this close together are told in one message.
+const SAVED_BURST: std::time::Duration = std::time::Duration::from_secs(60);
+/// The newest paths a "Saved" message names.
+const SAVED_SHOWN: usize = 8;
+
+/// The message telling a burst of saved uploads.
+pub(super) struct SavedNote {
+    id: u64,
+    paths: Vec<String>,
+    count: usize,
+    last: Instant,
+}
+
 /// Files of an album that came so far.
 pub(super) struct Album {
     chat: i64,
@@ -136,14 +149,7 @@ impl Router {
                 return;
             }
         };
-        self.outbox.say_quietly(
-            self.place_of(saved.chat, &saved.session),
-            &format!(
-                "📎 Saved <code>{}</code> in <b>{}</b>.",
-                escape(&path.display().to_string()),
-                escape(&saved.session)
-            ),
-        );
+        self.note_saved(saved.chat, &saved.session, &path);
         match saved.group {
             Some(group) => {
                 let album = self
@@ -167,6 +173,73 @@ impl Router {
                 self.deliver(saved.chat, &saved.session, line, false).await;
             }
         }
+    }
+
+    /// Says that a file was saved — in one message per burst of uploads, edited as more
+    /// come ("📎 Saved 42 files in alpha: …"), so that 42 uploads are not 42 messages
+    /// ahead of the answers the user asked for.
+    fn note_saved(&mut self, chat: i64, session: &str, path: &std::path::Path) {
+        let key = (chat, session.to_string());
+        let fresh = self
+            .saved_notes
+            .get(&key)
+            .is_none_or(|n| n.last.elapsed() >= SAVED_BURST);
+        if fresh {
+            self.note_serial += 1;
+            self.saved_notes.insert(
+                key.clone(),
+                SavedNote {
+                    id: self.note_serial,
+                    paths: Vec::new(),
+                    count: 0,
+                    last: Instant::now(),
+                },
+            );
+        }
+        let Some(note) = self.saved_notes.get_mut(&key) else {
+            return;
+        };
+        note.count += 1;
+        note.last = Instant::now();
+        note.paths.push(path.display().to_string());
+        if note.paths.len() > SAVED_SHOWN {
+            note.paths.remove(0);
+        }
+        let names: Vec<String> = note
+            .paths
+            .iter()
+            .map(|p| format!("<code>{}</code>", escape(p)))
+            .collect();
+        let text = if note.count == 1 {
+            format!("📎 Saved {} in <b>{}</b>.", names[0], escape(session))
+        } else {
+            format!(
+                "📎 Saved {} files in <b>{}</b>: {}{}.",
+                note.count,
+                escape(session),
+                if note.count > names.len() {
+                    "…, "
+                } else {
+                    ""
+                },
+                names.join(", ")
+            )
+        };
+        let id = note.id;
+        // Its own message of the session (replies to it go to the session), edited.
+        self.outbox.push(
+            self.place_of(chat, session),
+            &format!("{session}#saved"),
+            crate::pacer::Operation::Send(
+                id,
+                Content {
+                    text,
+                    buttons: Vec::new(),
+                    silent: true,
+                    attachment: None,
+                },
+            ),
+        );
     }
 
     /// Albums whose last file came a while ago go to their session, one line each.

@@ -149,6 +149,10 @@ struct Router {
     boot: u32,
     /// The bot's username: `/command@name` for another bot is not telepty's.
     username: Option<String>,
+    /// The "Saved" message of each session's current burst of uploads.
+    saved_notes: HashMap<(i64, String), files::SavedNote>,
+    /// Numbers those messages.
+    note_serial: u64,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
@@ -263,6 +267,8 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         attached: HashMap::new(),
         boot: crate::buttons::Stamp::boot_nonce(),
         username: me.user.username.clone(),
+        saved_notes: HashMap::new(),
+        note_serial: 0,
     };
     state.restore(registry.sessions).await;
     let mut poll: Option<Poll> = Some(poll_after(bot.clone(), state.ledger.offset, Duration::ZERO));
