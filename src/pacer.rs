@@ -145,6 +145,19 @@ pub struct Pacer {
     last_normal: Option<Duration>,
 }
 
+/// What is kept of content the chat shows: all of it but a file's bytes, which become
+/// their hash (a sent file is compared, never kept: 50 MB each otherwise).
+fn remembered(content: &Content) -> Content {
+    let mut kept = content.clone();
+    if let Some(a) = kept.attachment.as_mut() {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        a.bytes.hash(&mut h);
+        a.bytes = std::sync::Arc::new(h.finish().to_le_bytes().to_vec());
+    }
+    kept
+}
+
 impl Pacer {
     pub fn new(limits: Limits) -> Pacer {
         Pacer {
@@ -166,7 +179,7 @@ impl Pacer {
             content: None,
             is_urgent: false,
         });
-        if self.shown.get(&id) == Some(&content) {
+        if self.shown.get(&id) == Some(&remembered(&content)) {
             // Back to what the chat already shows: nothing to do.
             if !entry.is_new {
                 self.pending.remove(&id);
@@ -282,11 +295,11 @@ impl Pacer {
             let pending = self.pending.remove(&id).expect("pending");
             let op = match pending.content {
                 Some(content) if pending.is_new => {
-                    self.shown.insert(id, content.clone());
+                    self.shown.insert(id, remembered(&content));
                     Operation::Send(id, content)
                 }
                 Some(content) => {
-                    self.shown.insert(id, content.clone());
+                    self.shown.insert(id, remembered(&content));
                     Operation::Edit(id, content)
                 }
                 None => {
@@ -375,6 +388,31 @@ mod tests {
             all.extend(p.poll(now).into_iter().map(|op| (now, op)));
         }
         all
+    }
+
+    #[test]
+    fn a_sent_file_is_remembered_by_its_hash_not_its_bytes() {
+        let mut p = Pacer::new(Limits::default());
+        let file = || Content {
+            attachment: Some(Attachment {
+                kind: AttachmentKind::Document,
+                name: "big.bin".into(),
+                bytes: std::sync::Arc::new(vec![7u8; 10 << 20]),
+            }),
+            ..text("big.bin")
+        };
+        p.set(1, file(), true);
+        let ops = p.poll(Duration::ZERO);
+        assert_eq!(ops.len(), 1);
+        let kept = p.shown[&1].attachment.as_ref().unwrap().bytes.len();
+        assert!(kept <= 8, "{kept} bytes kept of a sent file");
+        // The same file again is still known as shown; another one is not.
+        p.set(1, file(), true);
+        assert!(p.poll(Duration::from_secs(60)).is_empty());
+        let mut other = file();
+        other.attachment.as_mut().unwrap().bytes = std::sync::Arc::new(vec![8u8; 10]);
+        p.set(1, other, true);
+        assert_eq!(p.poll(Duration::from_secs(120)).len(), 1);
     }
 
     #[test]

@@ -19,6 +19,9 @@ use super::html::escape;
 const LOG_LIMIT: usize = 3500;
 /// How many scrolled-off screens one look reads back at most.
 const SCROLLBACK_LOOK: usize = 4;
+/// Lines of history kept beyond those of the newest log message: enough to follow the
+/// screen (a few screens), not everything a long-running program ever printed.
+const HISTORY_LINES: usize = 2000;
 
 #[derive(Default)]
 pub struct Mirror {
@@ -140,6 +143,25 @@ impl Mirror {
             let id = take_id(&mut self.next_id);
             self.log.push((id, start));
         }
+        self.forget_old_lines();
+    }
+
+    /// Older log messages are done (never edited again): their lines are forgotten once
+    /// the history passes [`HISTORY_LINES`], keeping the newest message's.
+    fn forget_old_lines(&mut self) {
+        let len = self.follower.lines().len();
+        let Some(&(id, newest)) = self.log.last() else {
+            return;
+        };
+        if len <= 2 * HISTORY_LINES {
+            return;
+        }
+        let n = newest.min(len - HISTORY_LINES);
+        if n == 0 {
+            return;
+        }
+        self.follower.drop_front(n);
+        self.log = vec![(id, newest - n)];
     }
 }
 
@@ -164,5 +186,50 @@ fn pre(text: &str) -> Content {
         buttons: Vec::new(),
         silent: true,
         attachment: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pacer::Limits;
+    use crate::screen::Size;
+
+    #[test]
+    fn a_program_printing_for_hours_keeps_a_bounded_history_and_every_line_reaches_the_chat() {
+        let mut screen = Screen::new(Size::new(80, 24), 1000);
+        let mut mirror = Mirror::new();
+        let mut pacer = Pacer::new(Limits::unlimited());
+        let mut chat: std::collections::BTreeMap<MessageId, String> = Default::default();
+        for batch in 0..500 {
+            let text: String = (0..100)
+                .map(|i| format!("line {}\r\n", batch * 100 + i))
+                .collect();
+            screen.feed(text.as_bytes());
+            mirror.observe(Duration::ZERO, &mut screen);
+            mirror.update(&mut pacer);
+            for op in pacer.poll(Duration::from_secs(batch)) {
+                match op {
+                    crate::pacer::Operation::Send(id, c) | crate::pacer::Operation::Edit(id, c) => {
+                        chat.insert(id, c.text);
+                    }
+                    crate::pacer::Operation::Delete(id) => {
+                        chat.remove(&id);
+                    }
+                }
+            }
+            assert!(
+                mirror.follower.lines().len() <= 2 * HISTORY_LINES + 100 * 5,
+                "{} lines kept",
+                mirror.follower.lines().len()
+            );
+        }
+        let all: String = chat.values().cloned().collect::<Vec<_>>().join("\n");
+        for n in [0, 12_345, 33_333, 49_999] {
+            assert!(
+                all.contains(&format!("line {n}\n")) || all.contains(&format!("line {n}<")),
+                "line {n} lost"
+            );
+        }
     }
 }
