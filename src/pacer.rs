@@ -143,7 +143,14 @@ pub struct Pacer {
     /// Nothing goes out before this (Telegram said `retry after`).
     blocked_until: Duration,
     last_normal: Option<Duration>,
+    /// Messages never sent because too many waited (see [`PENDING_NEW_CAP`]).
+    skipped: usize,
 }
+
+/// New messages that may wait at most: beyond it (Telegram unreachable for hours while a
+/// program prints), the oldest quiet one without buttons is dropped and counted. Nothing
+/// the user must answer (buttons) and nothing audible (answers, prompts) is ever dropped.
+pub const PENDING_NEW_CAP: usize = 200;
 
 /// What is kept of content the chat shows: all of it but a file's bytes, which become
 /// their hash (a sent file is compared, never kept: 50 MB each otherwise).
@@ -167,6 +174,37 @@ impl Pacer {
             shown: BTreeMap::new(),
             blocked_until: Duration::ZERO,
             last_normal: None,
+            skipped: 0,
+        }
+    }
+
+    /// How many new messages were dropped since the last call (the caller says so).
+    pub fn take_skipped(&mut self) -> usize {
+        std::mem::take(&mut self.skipped)
+    }
+
+    /// Keeps the waiting new messages under [`PENDING_NEW_CAP`].
+    fn cap_pending(&mut self) {
+        let droppable = |p: &Pending| {
+            p.is_new
+                && !p.is_urgent
+                && p.content
+                    .as_ref()
+                    .is_some_and(|c| c.silent && c.buttons.is_empty())
+        };
+        let mut count = self.pending.values().filter(|p| p.is_new).count();
+        while count > PENDING_NEW_CAP {
+            let Some(oldest) = self
+                .pending
+                .iter()
+                .find(|(_, p)| droppable(p))
+                .map(|(id, _)| *id)
+            else {
+                return;
+            };
+            self.pending.remove(&oldest);
+            self.skipped += 1;
+            count -= 1;
         }
     }
 
@@ -188,6 +226,9 @@ impl Pacer {
         }
         entry.content = Some(content);
         entry.is_urgent |= is_urgent;
+        if is_new && self.pending.len() > PENDING_NEW_CAP {
+            self.cap_pending();
+        }
     }
 
     /// Removes message `id` from the chat (or never sends it).

@@ -589,3 +589,68 @@ async fn a_burst_of_uploads_is_one_saved_message_and_get_is_not_held_behind_it()
     let sent = chat.iter().find_map(|m| m.file.clone()).unwrap();
     assert_eq!(sent.bytes, b"file 0");
 }
+
+/// While Telegram cannot be reached, a session printing as fast as it can used to pile
+/// up every state of its messages in the chat's queue (hours of output, kept whole). Now
+/// each message's newest state replaces the older ones: the bot's memory stays flat, and
+/// when Telegram is back the chat gets the newest screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_telegram_does_not_grow_the_outbox() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let port: u16 = fake.url().rsplit(':').next().unwrap().parse().unwrap();
+    let bot = common::bot::start_bot_with(
+        &fake,
+        &[
+            (
+                "TELEPTY_COMMAND",
+                "sh -c 'read go; i=0; while :; do i=$((i+1)); echo \"line $i of a long \
+                 output that goes on and on\"; done'"
+                    .into(),
+            ),
+            ("TELEPTY_PROFILE", "plain".into()),
+        ],
+    );
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    let pid = bot.child.id();
+    let before = rss_kib(pid);
+    // Telegram goes away; the program starts printing.
+    drop(fake);
+    let sock = bot.dir.path().join("state/control.sock");
+    let send = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .args(["send", "alpha", "go"])
+        .env("TELEPTY_STATE_DIR", bot.dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    assert!(sock.exists());
+    // Twelve seconds of output while nothing can be sent (a bounded observation: the
+    // memory is read as it goes). The screen's scrollback fills in the first second; after
+    // that the memory must stay flat (it grew by some 10 MB a second).
+    let mut samples = Vec::new();
+    for _ in 0..48 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        samples.push(rss_kib(pid));
+    }
+    let (at_4s, at_12s) = (samples[15], *samples.iter().max().unwrap());
+    let fake = FakeTelegram::start_on(TOKEN, port).await.unwrap();
+    wait_chat(
+        &fake,
+        USER,
+        "the output after the outage",
+        has("of a long output"),
+    )
+    .await;
+    eprintln!(
+        "telepty RSS with Telegram unreachable and a program printing: {before} KiB \
+         before, {at_4s} KiB after 4 s, at most {at_12s} KiB in 12 s"
+    );
+    assert!(
+        at_12s < at_4s + 16 * 1024,
+        "{before} → {at_4s} → {at_12s} KiB"
+    );
+}

@@ -158,6 +158,12 @@ struct Router {
 /// Runs the bot until SIGINT or SIGTERM.
 pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     config.check_for_bot().map_err(|e| anyhow::anyhow!(e))?;
+    if config.allow_groups && config.allowed_chats.is_empty() {
+        tracing::warn!(
+            "allow_groups is set but allowed_chats is empty: no group is served. List each \
+             group's id in allowed_chats (the log names a refused group's chat id)"
+        );
+    }
     // Programs in sessions run as this user: they must not read the token from here.
     crate::guard::not_dumpable();
     // The registry names commands run on restore: the state is the user's alone.

@@ -316,6 +316,11 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
     let mut topics: HashMap<MessageId, i32> = HashMap::new();
     let mut next: MessageId = 1;
     let mut open = true;
+    // While Telegram cannot be reached: the pause before the next try.
+    let mut unreachable: Option<Duration> = None;
+    // The notice of messages dropped while too many waited, and how many, until sent.
+    let mut skip_notice: Option<MessageId> = None;
+    let mut skipped_total = 0;
     loop {
         let deadline = pacer.next_deadline(now());
         tokio::select! {
@@ -357,6 +362,28 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                     None => pacer.delete(id),
                 }
                 outbox.taken(chat);
+                let skipped = pacer.take_skipped();
+                if skipped > 0 {
+                    // One notice, kept up to date, for all that was dropped.
+                    let id = *skip_notice.get_or_insert_with(|| {
+                        next += 1;
+                        next - 1
+                    });
+                    skipped_total += skipped;
+                    pacer.set(
+                        id,
+                        Content {
+                            text: format!(
+                                "⏭ {skipped_total} older messages were skipped while Telegram \
+                                 could not be reached; /screen shows the terminal now."
+                            ),
+                            silent: true,
+                            ..Content::default()
+                        },
+                        // Never dropped itself.
+                        true,
+                    );
+                }
                 outbox.set_unsent(chat, pacer.waiting());
             }
             _ = sleep_until(start, deadline), if deadline.is_some() => {
@@ -370,8 +397,18 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                     }
                     let session = sessions.get(&op.id()).cloned().unwrap_or_default();
                     let place = Place { chat, topic: topics.get(&op.id()).copied() };
-                    match perform(&outbox, place, &op, telegram.get(&op.id()).copied()).await {
+                    let done = perform(&outbox, place, &op, telegram.get(&op.id()).copied()).await;
+                    if unreachable.is_some() && !matches!(done, Done::Unreachable) {
+                        tracing::info!(chat, "Telegram can be reached again");
+                        unreachable = None;
+                    }
+                    match done {
                         Done::Sent(tg) => {
+                            if skip_notice == Some(op.id()) {
+                                // Sent: the next skipping gets a notice of its own.
+                                skip_notice = None;
+                                skipped_total = 0;
+                            }
                             telegram.insert(op.id(), tg);
                             let mut shared = outbox.ids.lock().unwrap_or_else(PoisonError::into_inner);
                             shared.to_session.insert((chat, tg), session);
@@ -385,6 +422,16 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                             tracing::warn!(chat, "Telegram asks to wait {wait:?}");
                             pacer.retry_after(op, now() + wait);
                             failed = Some(wait);
+                        }
+                        Done::Unreachable => {
+                            let wait = unreachable.map_or(Duration::from_millis(500), |w| (w * 2).min(MAX_BACKOFF));
+                            if unreachable.is_none() {
+                                tracing::warn!(chat, "cannot reach Telegram; retrying (every {MAX_BACKOFF:?} at most)");
+                            }
+                            unreachable = Some(wait);
+                            pacer.retry_after(op, now() + wait);
+                            failed = Some(wait);
+                            continue;
                         }
                     }
                 }
@@ -414,6 +461,8 @@ enum Done {
     Deleted,
     /// Telegram asks to wait.
     RetryAfter(Duration),
+    /// Telegram cannot be reached (the network, a dropped connection).
+    Unreachable,
 }
 
 /// Performs one operation until Telegram has taken it, or answered `retry after`.
@@ -478,9 +527,11 @@ async fn perform(outbox: &Outbox, place: Place, op: &Operation, known: Option<i3
                 return Done::Ok;
             }
             Err(e) => {
-                tracing::warn!(chat, "cannot reach Telegram ({e}); retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                // Back to the chat's task: while Telegram cannot be reached, what the
+                // sessions say keeps going into the pacer, where each message's newest
+                // state replaces the older ones (hours of output are not kept whole).
+                tracing::debug!(chat, "cannot reach Telegram ({e})");
+                return Done::Unreachable;
             }
         }
     }
