@@ -60,16 +60,19 @@ pub struct Record {
     pub created_dir: bool,
 }
 
+/// Whether `name` may name a session: 1–32 of a-z 0-9 - _ (also one path component).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
 impl Record {
     /// Why telepty cannot act on this record, if it cannot.
     pub fn invalid(&self) -> Option<String> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 32
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !name_ok {
+        if !valid_name(&self.name) {
             return Some("its name is not 1–32 of a-z 0-9 - _".into());
         }
         if self.command.first().is_none_or(|c| c.is_empty()) {
@@ -129,11 +132,6 @@ impl Ledger {
             .map(|id| *id >= self.offset && !self.recent.contains(id))
             .collect();
         Admitted { reset, handle }
-    }
-
-    /// Whether update `id` is still to be handled.
-    pub fn is_new(&self, id: i64) -> bool {
-        id >= self.offset && !self.recent.contains(&id)
     }
 
     /// Update `id` is handled (or skipped).
@@ -301,11 +299,11 @@ mod tests {
     #[test]
     fn the_ledger_skips_what_was_handled() {
         let mut l = Ledger::default();
-        assert!(l.is_new(10));
+        assert_eq!(l.admit(&[10]).handle, [true]);
         l.done(10);
         l.done(12);
         assert_eq!(l.offset, 13);
-        assert!(!l.is_new(10) && !l.is_new(12) && l.is_new(13));
+        assert_eq!(l.admit(&[10, 12, 13]).handle, [false, false, true]);
         l.done(11);
         assert_eq!(l.offset, 13);
     }

@@ -9,6 +9,19 @@ use std::time::Duration;
 use common::bot::{has, start_bot, start_bot_at, wait_chat, wait_until, TOKEN, USER};
 use telepty::fake_telegram::{FakeTelegram, Fault};
 
+/// `telepty run` for the allowed user against the Bot API at `url`, with only `HOME`
+/// and these variables set (the tests that need their own process or environment).
+fn telepty_run(home: &std::path::Path, url: &str) -> std::process::Command {
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"));
+    run.arg("run")
+        .env_clear()
+        .env("HOME", home)
+        .env("TELEPTY_TOKEN", TOKEN)
+        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
+        .env("TELEPTY_API_URL", url);
+    run
+}
+
 /// `/new foo <root>/..` names the user's home through the sessions root; `/delete foo`
 /// must never offer to remove it (it used to: the textual parent of `<root>/..` is the
 /// root). A session telepty created itself still gets the offer.
@@ -300,13 +313,7 @@ async fn a_state_directory_others_can_write_is_refused() {
     let state = home.path().join("state");
     std::fs::create_dir(&state).unwrap();
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
-        .arg("run")
-        .env_clear()
-        .env("HOME", home.path())
-        .env("TELEPTY_TOKEN", TOKEN)
-        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
-        .env("TELEPTY_API_URL", fake.url())
+    let out = telepty_run(home.path(), &fake.url())
         .env("TELEPTY_STATE_DIR", &state)
         .env("TELEPTY_SESSIONS_ROOT", home.path().join("sessions"))
         .output()
@@ -320,13 +327,7 @@ async fn a_state_directory_others_can_write_is_refused() {
     assert!(fake.calls().is_empty(), "it reached Telegram");
     // A fresh one is made 0700, and so is the sessions root.
     let fresh = home.path().join("fresh");
-    let mut bot = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
-        .arg("run")
-        .env_clear()
-        .env("HOME", home.path())
-        .env("TELEPTY_TOKEN", TOKEN)
-        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
-        .env("TELEPTY_API_URL", fake.url())
+    let mut bot = telepty_run(home.path(), &fake.url())
         .env("TELEPTY_STATE_DIR", fresh.join("state"))
         .env("TELEPTY_SESSIONS_ROOT", fresh.join("sessions"))
         .stderr(std::process::Stdio::null())
@@ -369,13 +370,7 @@ async fn a_program_running_as_the_user_cannot_read_the_token_from_the_bots_envir
         // SAFETY: chown(2) of a path we own, with a valid C string.
         assert_eq!(unsafe { libc::chown(path.as_ptr(), uid, gid) }, 0);
     }
-    let mut bot = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
-        .arg("run")
-        .env_clear()
-        .env("HOME", home.path())
-        .env("TELEPTY_TOKEN", TOKEN)
-        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
-        .env("TELEPTY_API_URL", fake.url())
+    let mut bot = telepty_run(home.path(), &fake.url())
         .uid(uid)
         .gid(gid)
         .stderr(std::process::Stdio::null())
@@ -408,15 +403,9 @@ async fn an_unreadable_update_from_a_stranger_never_puts_its_text_in_the_log() {
     let fake = FakeTelegram::start(TOKEN).await.unwrap();
     let home = tempfile::tempdir().unwrap();
     let log = home.path().join("log");
-    let mut bot = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
-        .arg("run")
-        .env_clear()
+    let mut bot = telepty_run(home.path(), &fake.url())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "telepty=debug")
-        .env("HOME", home.path())
-        .env("TELEPTY_TOKEN", TOKEN)
-        .env("TELEPTY_ALLOWED_USERS", USER.to_string())
-        .env("TELEPTY_API_URL", fake.url())
         .env("TELEPTY_COMMAND", "cat")
         .env("TELEPTY_PROFILE", "plain")
         .stderr(std::fs::File::create(&log).unwrap())

@@ -97,6 +97,20 @@ impl Backoff {
         Next { pause, log }
     }
 
+    /// Call `call` failed with `error`: logged when its trouble changed; the pause
+    /// before the next try.
+    pub fn failed_call(&mut self, call: &str, error: &teloxide::RequestError) -> Duration {
+        let trouble = Trouble::of(error);
+        let next = self.failed(trouble);
+        if next.log {
+            tracing::warn!(
+                "{call} failed: {}: {error}; retrying (every {CAP:?} at most)",
+                trouble.explain()
+            );
+        }
+        next.pause
+    }
+
     /// A call succeeded: true if it had been failing (say that it works again).
     pub fn succeeded(&mut self) -> bool {
         self.last_pause = None;

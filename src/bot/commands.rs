@@ -271,11 +271,7 @@ impl Router {
             self.say(chat, "Usage: /new NAME [DIR]");
             return;
         };
-        let valid = name.len() <= 32
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !valid {
+        if !crate::registry::valid_name(name) {
             self.say(chat, "A session name is 1–32 of a-z 0-9 - _.");
             return;
         }

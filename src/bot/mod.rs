@@ -35,7 +35,7 @@ use crate::registry::{Ledger, Record, Registry};
 use crate::render::html::escape;
 use crate::session::{Event, Session};
 
-use backoff::{Backoff, Trouble};
+use backoff::Backoff;
 use outbox::{Outbox, Place};
 
 /// Long-polling wait per getUpdates call.
@@ -210,18 +210,9 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         match bot.get_me().await {
             Ok(me) => break me,
             Err(e) => {
-                let trouble = Trouble::of(&e);
-                let next = backoff.failed(trouble);
-                if next.log {
-                    tracing::warn!(
-                        "getMe at {} failed: {}: {e}; retrying (every {:?} at most)",
-                        config.api_url,
-                        trouble.explain(),
-                        backoff::CAP
-                    );
-                }
+                let pause = backoff.failed_call(&format!("getMe at {}", config.api_url), &e);
                 let stop = tokio::select! {
-                    _ = tokio::time::sleep(next.pause) => false,
+                    _ = tokio::time::sleep(pause) => false,
                     _ = tokio::signal::ctrl_c() => true,
                     _ = sigterm.recv() => true,
                 };
@@ -309,16 +300,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
                     }
                     Err(e) => {
                         // The pause is part of the next poll: signals and sessions go on.
-                        let trouble = Trouble::of(&e);
-                        let next = poll_backoff.failed(trouble);
-                        if next.log {
-                            tracing::warn!(
-                                "getUpdates failed: {}: {e}; retrying (every {:?} at most)",
-                                trouble.explain(),
-                                backoff::CAP
-                            );
-                        }
-                        pause = next.pause;
+                        pause = poll_backoff.failed_call("getUpdates", &e);
                     }
                 }
                 // While the registry cannot be written, no update is confirmed: they wait
@@ -635,28 +617,18 @@ impl Router {
 
     async fn on_button(&mut self, chat: i64, message: Option<i32>, data: &str) {
         let gone = "This button is gone: its prompt or program is no longer on the screen.";
-        let button = ButtonData::decode(data);
-        let (ButtonData::Prompt { .. } | ButtonData::Fetch { .. }) = (match button {
-            Some(ButtonData::Key(key)) => {
-                self.press_key(chat, &key).await;
-                return;
-            }
+        let fetch = match ButtonData::decode(data) {
+            Some(ButtonData::Key(key)) => return self.press_key(chat, &key).await,
             Some(ButtonData::Session { action, name }) => {
-                self.on_session_button(chat, action, &name).await;
-                return;
+                return self.on_session_button(chat, action, &name).await;
             }
-            Some(b) => b,
-            None => {
-                // An older format, or not telepty's: never guessed at.
-                self.say(chat, gone);
-                return;
-            }
-        }) else {
-            return;
+            Some(ButtonData::Fetch { .. }) => true,
+            Some(ButtonData::Prompt { .. }) => false,
+            // An older format, or not telepty's: never guessed at.
+            None => return self.say(chat, gone),
         };
         let Some(name) = self.target(chat, message) else {
-            self.say(chat, gone);
-            return;
+            return self.say(chat, gone);
         };
         let session = self
             .entry(chat, &name)
@@ -666,12 +638,11 @@ impl Router {
             })
             .map(|l| l.session.clone());
         let Some(session) = session else {
-            self.say(chat, gone);
-            return;
+            return self.say(chat, gone);
         };
         // The session's program checks that it drew the button (its stamp) for what is
         // on its screen now: a stale press does nothing.
-        if let Some(ButtonData::Fetch { .. }) = ButtonData::decode(data) {
+        if fetch {
             match session.fetch(data).await {
                 Some(path) => self.send_file(chat, &name, &path).await,
                 None => self.say(
@@ -680,9 +651,7 @@ impl Router {
                      fetches the file.",
                 ),
             }
-            return;
-        }
-        if !session.press(data).await {
+        } else if !session.press(data).await {
             self.say(chat, gone);
         }
     }
