@@ -646,3 +646,53 @@ async fn an_unreachable_telegram_does_not_grow_the_outbox() {
     // (Measured: +15 MB now; +63 MB before, growing with the output.)
     assert!(peak < before + 40 * 1024, "{before} → {peak} KiB");
 }
+
+/// How long a message in session `name` takes to come back as its answer.
+async fn answer_delay(fake: &FakeTelegram, name: &str, text: &str, turn: u32) -> Duration {
+    let switched = format!("Now in {name}.");
+    let before = common::bot::count(fake, USER, &switched);
+    fake.user_message(USER, &format!("/use {name}"));
+    wait_chat(fake, USER, "the switch", |ms| {
+        ms.iter().filter(|m| m.text.contains(&switched)).count() > before
+    })
+    .await;
+    let asked = std::time::Instant::now();
+    fake.user_message(USER, text);
+    let answer = format!("You said: {text} (turn {turn})");
+    wait_chat(fake, USER, "the answer", has(&answer)).await;
+    asked.elapsed()
+}
+
+/// Sessions printing as fast as the machine can used to hold tokio's worker threads with
+/// their screen parsing; another session's answer still comes within its usual delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_printing_flat_out_does_not_slow_another_sessions_answer() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    // A big screen: each frame costs the parser more (the bot used to wait 5.2 s here).
+    let _bot = common::bot::start_bot_with(&fake, &[("TELEPTY_PTY_SIZE", "500x200".into())]);
+    fake.user_message(USER, "/new calm");
+    wait_chat(&fake, USER, "calm's start", has("Session calm started")).await;
+    let usual = answer_delay(&fake, "calm", "before", 1).await;
+    // As many floods as the bot has worker threads (one per core).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for i in 0..cores {
+        fake.user_message(USER, &format!("/new storm{i}"));
+        let started = format!("Session storm{i} started");
+        wait_chat(&fake, USER, "a storm's start", has(&started)).await;
+        let before = common::bot::count(&fake, USER, "Thinking");
+        fake.user_message(USER, "flood");
+        wait_chat(&fake, USER, "the flood", |ms| {
+            ms.iter().filter(|m| m.text.contains("Thinking")).count() > before
+        })
+        .await;
+    }
+    let mut worst = Duration::ZERO;
+    for (i, text) in ["during", "still", "again"].into_iter().enumerate() {
+        worst = worst.max(answer_delay(&fake, "calm", text, 2 + i as u32).await);
+    }
+    eprintln!("calm's answer: {usual:?} alone, at worst {worst:?} beside a flood");
+    assert!(
+        worst < usual + Duration::from_secs(2),
+        "{usual:?} alone, {worst:?} beside the flood"
+    );
+}

@@ -4,6 +4,7 @@
 #   menu   draws a numbered permission prompt and answers with the digit pressed
 #   slow   works for 6 s (status line, "esc to interrupt")
 #   crash  prints an error and exits 3          bye    exits 0 with Claude's resume line
+#   flood  redraws its working screen as fast as it can print, until stopped
 #   limit  works, then shows a usage limit that resets at the next minute (UTC)
 #   write NAME  writes NAME in the current directory, drawn as Claude Code's Write call
 # With --continue or --resume the turns go on from the directory's last conversation
@@ -53,6 +54,9 @@ while IFS= read -r line; do
     name=${line#write }
     printf 'written in turn %s\n' "$turn" > "$name"
     printf '\033[32m●\033[0m \033[1mWrite\033[0m(%s)\r\n  ⎿  Wrote 1 lines to %s\r\n\r\n● Wrote %s (turn %s)\r\n\r\n✻ Worked for 1s\r\n' "$name" "$name" "$name" "$turn"
+  elif [ "$line" = flood ]; then
+    # Redraws the working screen as fast as the machine can print, until stopped.
+    yes "$(working "$line" 1)"
   elif [ "$line" = limit ]; then
     working "$line" 1
     sleep 1
