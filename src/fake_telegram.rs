@@ -120,6 +120,8 @@ pub enum Fault {
     RetryAfter(u64),
     /// The connection is dropped without an answer.
     Drop,
+    /// The call is answered as usual, this long after it came (a slow Bot API).
+    Slow(std::time::Duration),
     /// `500 Internal Server Error`.
     ServerError,
     /// `401 Unauthorized`: the token is refused.
@@ -132,6 +134,8 @@ impl Fault {
     fn response(&self) -> Response {
         match self {
             Fault::RetryAfter(s) => retry_after(*s),
+            // Answered as usual, later (see `handle`).
+            Fault::Slow(_) => error(500, "slow"),
             Fault::ServerError => error(500, "Internal Server Error"),
             Fault::Unauthorized => error(401, "Unauthorized"),
             Fault::Conflict => error(
@@ -637,7 +641,9 @@ async fn handle(
         .method_faults
         .get_mut(&method)
         .and_then(VecDeque::pop_front);
-    if let Some(fault) = fault {
+    if let Some(Fault::Slow(delay)) = fault {
+        tokio::time::sleep(delay).await;
+    } else if let Some(fault) = fault {
         let response = fault.response();
         let code = response.status().as_u16();
         shared

@@ -188,3 +188,81 @@ async fn each_session_lives_in_its_own_forum_topic() {
     assert!(bot.terminate().await.success());
     assert_gone(&pids, Duration::from_secs(5)).await;
 }
+
+/// Opening a topic used to hold the update loop until Telegram answered: with a slow
+/// `createForumTopic` every other chat waited. Now the session starts when the topic
+/// comes, and the bot answers meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_topic_does_not_hold_up_the_other_chats() {
+    use telepty::fake_telegram::Fault;
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    fake.add_forum(FORUM, true);
+    let _bot = start_bot_with(
+        &fake,
+        &[
+            ("TELEPTY_ALLOW_GROUPS", "true".into()),
+            ("TELEPTY_ALLOWED_CHATS", FORUM.to_string()),
+        ],
+    );
+    fake.user_message(USER, "/new solo");
+    wait_chat(
+        &fake,
+        USER,
+        "solo's start",
+        common::bot::has("Session solo started"),
+    )
+    .await;
+    fake.fail_method("createForumTopic", [Fault::Slow(Duration::from_secs(8))]);
+    fake.forum_message(USER, FORUM, None, "/new alpha");
+    let asked = std::time::Instant::now();
+    fake.user_message(USER, "hello");
+    wait_chat(
+        &fake,
+        USER,
+        "solo's answer",
+        common::bot::has("You said: hello (turn 1)"),
+    )
+    .await;
+    let took = asked.elapsed();
+    // A second /new of the same name meanwhile does not open a second topic.
+    fake.forum_message(USER, FORUM, None, "/new alpha");
+    wait_chat(
+        &fake,
+        FORUM,
+        "the refusal",
+        in_topic(None, "is being opened"),
+    )
+    .await;
+    assert!(
+        took < Duration::from_secs(5),
+        "the other chat waited {took:?} for the topic"
+    );
+    wait_chat(&fake, FORUM, "alpha's topic", |_| {
+        fake.topics(FORUM).len() == 1
+    })
+    .await;
+    let alpha = topic_named(&fake, FORUM, "alpha");
+    wait_chat(
+        &fake,
+        FORUM,
+        "alpha's start, in its topic",
+        in_topic(Some(alpha), "Session alpha started"),
+    )
+    .await;
+    wait_chat(
+        &fake,
+        FORUM,
+        "where to go",
+        in_topic(None, "topic of its own"),
+    )
+    .await;
+    fake.forum_message(USER, FORUM, Some(alpha), "hello alpha");
+    wait_chat(
+        &fake,
+        FORUM,
+        "alpha's answer in alpha's topic",
+        in_topic(Some(alpha), "You said: hello alpha (turn 1)"),
+    )
+    .await;
+    assert_eq!(fake.topics(FORUM).len(), 1);
+}

@@ -275,6 +275,11 @@ impl Router {
             self.say(chat, "A session name is 1–32 of a-z 0-9 - _.");
             return;
         }
+        if self.opening.contains(&(chat, name.to_string())) {
+            let text = format!("Session <b>{name}</b> is being opened: its topic comes first.");
+            self.say(chat, &text);
+            return;
+        }
         if self.sessions.contains_key(&(chat, name.to_string())) {
             let text = format!(
                 "There is a session <b>{name}</b> already: /use {name} switches to it \
@@ -297,13 +302,77 @@ impl Router {
                 return;
             }
         };
-        let dir = chosen.path.clone();
-        // In a forum, the session gets a topic of its own.
-        let topic = if self.forums.contains(&chat) {
-            self.open_topic(chat, name).await
-        } else {
-            None
+        // In a forum, the session gets a topic of its own; it starts once Telegram has
+        // answered (the update loop does not wait for that).
+        if self.forums.contains(&chat) {
+            self.opening.insert((chat, name.to_string()));
+            let bot = self.bot.clone();
+            let opened = self.topics.clone();
+            let pending = PendingTopic {
+                chat,
+                name: name.to_string(),
+                chosen,
+                here: self.here,
+            };
+            tokio::spawn(async move {
+                use teloxide::prelude::Requester;
+                let topic = bot
+                    .create_forum_topic(teloxide::types::ChatId(chat), pending.name.clone())
+                    .await
+                    .map(|t| t.thread_id.0 .0)
+                    .map_err(|e| e.to_string());
+                let _ = opened.send((pending, topic)).await;
+            });
+            return;
+        }
+        self.create_session(chat, name, chosen, None).await;
+    }
+
+    /// Telegram answered the request for a session's topic: the session starts, in its
+    /// topic or, without one, in the chat itself.
+    pub(super) async fn on_topic(&mut self, pending: PendingTopic, topic: Result<i32, String>) {
+        let PendingTopic {
+            chat,
+            name,
+            chosen,
+            here,
+        } = pending;
+        self.opening.remove(&(chat, name.clone()));
+        // The bot answers where `/new` was written.
+        let now_here = std::mem::replace(&mut self.here, here);
+        let topic = match topic {
+            Ok(topic) => {
+                tracing::info!(session = name, chat, topic, "opened a topic");
+                Some(topic)
+            }
+            Err(e) => {
+                tracing::warn!(session = name, chat, "cannot open a topic: {e}");
+                let text = format!(
+                    "Could not open a topic for <b>{}</b> ({}), so it runs here. To give each \
+                     session its own topic, make the bot an administrator allowed to manage \
+                     topics.",
+                    escape(&name),
+                    escape(&e)
+                );
+                self.say(chat, &text);
+                None
+            }
         };
+        if !self.closing {
+            self.create_session(chat, &name, chosen, topic).await;
+        }
+        self.here = now_here;
+    }
+
+    /// Registers session `name` in `chosen`'s directory and starts its program.
+    async fn create_session(
+        &mut self,
+        chat: i64,
+        name: &str,
+        chosen: dirs::Chosen,
+        topic: Option<i32>,
+    ) {
+        let dir = chosen.path.clone();
         let record = Record {
             name: name.to_string(),
             chat,
@@ -366,39 +435,14 @@ impl Router {
         self.say_for(chat, name, &text);
         self.save();
     }
+}
 
-    /// A forum topic for session `name`, if the bot may open one (an administrator with
-    /// the right to manage topics); otherwise the session runs in the chat itself.
-    async fn open_topic(&mut self, chat: i64, name: &str) -> Option<i32> {
-        use teloxide::prelude::Requester;
-        match self
-            .bot
-            .create_forum_topic(teloxide::types::ChatId(chat), name)
-            .await
-        {
-            Ok(topic) => {
-                tracing::info!(
-                    session = name,
-                    chat,
-                    topic = topic.thread_id.0 .0,
-                    "opened a topic"
-                );
-                Some(topic.thread_id.0 .0)
-            }
-            Err(e) => {
-                tracing::warn!(session = name, chat, "cannot open a topic: {e}");
-                let text = format!(
-                    "Could not open a topic for <b>{}</b> ({}), so it runs here. To give each \
-                     session its own topic, make the bot an administrator allowed to manage \
-                     topics.",
-                    escape(name),
-                    escape(&e.to_string())
-                );
-                self.say(chat, &text);
-                None
-            }
-        }
-    }
+/// A session waiting for its forum topic: what `/new` chose, and where it was written.
+pub(super) struct PendingTopic {
+    chat: i64,
+    name: String,
+    chosen: dirs::Chosen,
+    here: Option<(i64, i32)>,
 }
 
 /// "is suspended after 30m idle", or that it never is.

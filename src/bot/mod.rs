@@ -153,6 +153,10 @@ struct Router {
     saved_notes: HashMap<(i64, String), files::SavedNote>,
     /// Numbers those messages.
     note_serial: u64,
+    /// Sessions whose forum topic is being opened (they start when it is).
+    opening: HashSet<(i64, String)>,
+    /// Telegram's answers to those requests come back here.
+    topics: mpsc::Sender<(commands::PendingTopic, Result<i32, String>)>,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
@@ -242,6 +246,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     })?;
     let (events_tx, mut events) = mpsc::channel::<Tagged>(1024);
     let (saved_tx, mut saved) = mpsc::channel::<files::Saved>(64);
+    let (topics_tx, mut topics) = mpsc::channel(16);
     let mut state = Router {
         bot: bot.clone(),
         outbox: Outbox::new(bot.clone(), config.chat_limits(), config.sends_per_second),
@@ -266,6 +271,8 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         username: me.user.username.clone(),
         saved_notes: HashMap::new(),
         note_serial: 0,
+        opening: HashSet::new(),
+        topics: topics_tx,
     };
     state.restore(registry.sessions).await;
     let mut poll: Option<Poll> = Some(poll_after(bot.clone(), state.ledger.offset, Duration::ZERO));
@@ -289,6 +296,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
                 }
             }
             Some(done) = saved.recv() => state.on_saved(done).await,
+            Some((pending, topic)) = topics.recv() => state.on_topic(pending, topic).await,
             updates = next_poll(&mut poll) => {
                 let mut pause = Duration::ZERO;
                 match updates {
