@@ -466,6 +466,12 @@ impl FakeTelegram {
             .unwrap_or_default()
     }
 
+    /// The updates Telegram still holds for the bot: not yet confirmed by a
+    /// `getUpdates` offset past them.
+    pub fn unconfirmed(&self) -> Vec<Value> {
+        self.lock().updates.iter().cloned().collect()
+    }
+
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()

@@ -15,6 +15,9 @@
 //!   what the chat already shows is never sent;
 //! - messages are sent in the order they were created; an edit or delete of a message
 //!   not sent yet folds into its send;
+//! - the first content after the user's input (the start of the answer they wait for)
+//!   is not held by the edit interval: it goes out [`FIRST_SETTLE`] after the input, so
+//!   a command's output joins its echo; only the edits after it are spaced;
 //! - the final state of every message is always delivered, however long that takes.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -145,7 +148,15 @@ pub struct Pacer {
     last_normal: Option<Duration>,
     /// Messages never sent because too many waited (see [`PENDING_NEW_CAP`]).
     skipped: usize,
+    /// The user's input is waiting for its first content, which may go out from then on
+    /// without the edit interval (see [`Pacer::user_spoke`]).
+    first_at: Option<Duration>,
 }
+
+/// How long the first content after the user's input waits for more of the answer to
+/// join it: a shell echoes a command before it runs it, Claude Code draws the message
+/// before its status line.
+pub const FIRST_SETTLE: Duration = Duration::from_millis(500);
 
 /// New messages that may wait at most: beyond it (Telegram unreachable for hours while a
 /// program prints), the oldest quiet one without buttons is dropped and counted. Nothing
@@ -175,7 +186,15 @@ impl Pacer {
             blocked_until: Duration::ZERO,
             last_normal: None,
             skipped: 0,
+            first_at: None,
         }
+    }
+
+    /// The user typed or pressed something at `now`. What changes next starts the answer
+    /// they are waiting for: it goes out [`FIRST_SETTLE`] later (or as soon as it comes
+    /// after that), not after the edit interval since the last progress edit.
+    pub fn user_spoke(&mut self, now: Duration) {
+        self.first_at.get_or_insert(now + FIRST_SETTLE);
     }
 
     /// How many new messages were dropped since the last call (the caller says so).
@@ -320,6 +339,7 @@ impl Pacer {
         let urgent_send_waiting = self.pending.values().any(|p| p.is_new && p.is_urgent);
         let ids: Vec<MessageId> = self.pending.keys().copied().collect();
         let mut send_gate_closed = false;
+        let mut went_normal = false;
         for id in ids {
             let pending = &self.pending[&id];
             let is_send = pending.is_new;
@@ -355,8 +375,13 @@ impl Pacer {
             }
             if !is_urgent {
                 self.last_normal = Some(now);
+                went_normal = true;
             }
             out.push(op);
+        }
+        if went_normal {
+            // The first content is out: later edits are spaced again.
+            self.first_at = None;
         }
         out
     }
@@ -366,9 +391,12 @@ impl Pacer {
         if is_urgent {
             return used < self.limits.per_window;
         }
-        let spaced = self
-            .last_normal
-            .is_none_or(|t| now >= t + self.limits.edit_interval);
+        let spaced = match self.first_at {
+            Some(first) => now >= first,
+            None => self
+                .last_normal
+                .is_none_or(|t| now >= t + self.limits.edit_interval),
+        };
         spaced && used + self.limits.urgent_reserve < self.limits.per_window
     }
 
@@ -393,7 +421,9 @@ impl Pacer {
             }
         }
         if !any_urgent {
-            if let Some(t) = self.last_normal {
+            if let Some(first) = self.first_at {
+                at = at.max(first);
+            } else if let Some(t) = self.last_normal {
                 at = at.max(t + self.limits.edit_interval);
             }
         }
@@ -468,6 +498,34 @@ mod tests {
         assert!(p.poll(secs(1.0)).is_empty());
         assert_eq!(p.poll(secs(4.0)), vec![Operation::Edit(1, text("a49"))]);
         assert!(p.is_idle());
+    }
+
+    #[test]
+    fn the_first_content_after_the_users_input_is_not_held_by_the_edit_interval() {
+        let mut p = Pacer::new(Limits::default());
+        // A progress edit just went out: the next one would wait 4 s.
+        p.set(1, text("$ "), false);
+        assert_eq!(p.poll(secs(0.0)).len(), 1);
+        // The user sends a command at 1 s; its echo comes at once, its output 0.2 s later:
+        // both go out together, half a second after the input.
+        p.user_spoke(secs(1.0));
+        p.set(1, text("$ ls"), false);
+        assert_eq!(p.next_deadline(secs(1.0)), Some(secs(1.5)));
+        assert!(p.poll(secs(1.2)).is_empty());
+        p.set(1, text("$ ls\nREADME"), false);
+        assert_eq!(
+            p.poll(secs(1.5)),
+            vec![Operation::Edit(1, text("$ ls\nREADME"))]
+        );
+        // What follows is progress again: spaced by the interval.
+        p.set(1, text("$ ls\nREADME\n$ "), false);
+        assert_eq!(p.next_deadline(secs(1.6)), Some(secs(5.5)));
+        // An answer that comes late goes out when it comes.
+        drain(&mut p, secs(5.5));
+        p.user_spoke(secs(20.0));
+        p.set(2, text("⏳ Thinking…"), false);
+        assert_eq!(p.next_deadline(secs(23.0)), Some(secs(23.0)));
+        assert_eq!(p.poll(secs(23.0)).len(), 1);
     }
 
     #[test]
@@ -593,6 +651,10 @@ mod tests {
             };
             for (gap_ms, id, version, urgent) in actions {
                 now += Duration::from_millis(gap_ms);
+                if version >= 8 {
+                    // The user spoke: the next content is the start of an answer.
+                    p.user_spoke(now);
+                }
                 if version == 0 {
                     p.delete(id);
                     if want.get(&id).is_some_and(|w| w.is_some()) { want.insert(id, None); }

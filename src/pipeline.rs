@@ -167,6 +167,7 @@ impl Pipeline {
         let keys = prompt.keys_for(index);
         let label = prompt.choices.get(index)?.label.clone();
         self.view.input(now, b"");
+        self.pacer.user_spoke(now);
         self.render.answered(label);
         Some(keys)
     }
@@ -175,6 +176,7 @@ impl Pipeline {
     pub fn input(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
         let mut ops = self.advance(now);
         self.view.input(now, bytes);
+        self.pacer.user_spoke(now);
         if let Some(prompt) = self.view.prompt() {
             if let Some(choice) = choice_of(prompt, bytes) {
                 self.render.answered(choice);

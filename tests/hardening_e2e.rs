@@ -696,3 +696,96 @@ async fn a_session_printing_flat_out_does_not_slow_another_sessions_answer() {
         "{usual:?} alone, {worst:?} beside the flood"
     );
 }
+
+/// The first content after a message used to wait for the edit interval since the last
+/// progress edit: a shell's answer came 4 s after the command, 6.9 s after a resume.
+/// It goes out half a second after the input now; later edits are still spaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commands_first_output_is_not_held_by_the_edit_interval() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let _bot = common::bot::start_bot_with(
+        &fake,
+        &[
+            ("TELEPTY_COMMAND", "bash --norc --noprofile".into()),
+            ("TELEPTY_PROFILE", "plain".into()),
+        ],
+    );
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    // The shell's prompt is in the chat before each command, so the answer is an edit
+    // right after another.
+    wait_chat(&fake, USER, "the prompt", has("bash-")).await;
+    let answered = |command: &'static str, shows: &'static str| {
+        let fake = &fake;
+        async move {
+            let asked = std::time::Instant::now();
+            fake.user_message(USER, command);
+            wait_chat(fake, USER, "the output", has(shows)).await;
+            asked.elapsed()
+        }
+    };
+    let first = answered("echo on$((1+1))", "on2").await;
+    let second = answered("echo tw$((1+1))", "tw2").await;
+    fake.user_message(USER, "/stop alpha");
+    wait_chat(&fake, USER, "the stop", has("alpha stopped")).await;
+    let resumed = answered("echo thre$((1+1))", "thre2").await;
+    eprintln!("a shell's answer came after {first:?}, {second:?}, {resumed:?} (resumed)");
+    for took in [first, second, resumed] {
+        assert!(
+            took < Duration::from_secs(2),
+            "{first:?} {second:?} {resumed:?}"
+        );
+    }
+}
+
+/// While the registry cannot be written (a full disk), no update is confirmed: what was
+/// handled stays at Telegram, and the bot takes nothing new until it can write again.
+/// The old bot confirmed `/new alpha` at once; a restart would have forgotten alpha.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_update_is_confirmed_while_the_registry_cannot_be_written() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let mut bot = start_bot(&fake);
+    fake.user_message(USER, "/new zero");
+    wait_chat(&fake, USER, "zero's start", has("Session zero started")).await;
+    // The registry's temporary file cannot be made (a directory with something in it is
+    // in its place: refused even to root, as a full disk would refuse the write).
+    let blocker = bot.dir.path().join("state/registry.json.tmp");
+    std::fs::create_dir_all(blocker.join("keep")).unwrap();
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "alpha's start", has("Session alpha started")).await;
+    fake.user_message(USER, "hello");
+    let held = |fake: &FakeTelegram| {
+        fake.unconfirmed()
+            .iter()
+            .any(|u| u["message"]["text"] == "/new alpha")
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        assert!(
+            held(&fake),
+            "/new alpha was confirmed with the registry unwritten"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!has("You said: hello")(&fake.chat(USER)));
+    // The disk has room again: the registry is written, the updates flow, and what was
+    // handled already is not handled twice.
+    std::fs::remove_dir_all(&blocker).unwrap();
+    wait_chat(
+        &fake,
+        USER,
+        "hello's answer",
+        has("You said: hello (turn 1)"),
+    )
+    .await;
+    wait_until("/new alpha confirmed", Duration::from_secs(10), || {
+        !held(&fake)
+    })
+    .await;
+    assert_eq!(common::bot::count(&fake, USER, "Session alpha started"), 1);
+    assert_eq!(common::bot::count(&fake, USER, "already"), 0);
+    bot.kill_9();
+    bot.restart();
+    fake.user_message(USER, "/sessions");
+    wait_chat(&fake, USER, "the list", has("alpha")).await;
+}

@@ -659,7 +659,9 @@ impl Router {
                      fetches the file.",
                 ),
             }
-        } else if !session.press(data).await {
+        } else if session.press(data).await {
+            self.outbox.spoke(chat);
+        } else {
             self.say(chat, gone);
         }
     }

@@ -78,6 +78,9 @@ enum Job {
     Delete { session: SessionKey, id: u64 },
     /// A message of the bot itself (a command's answer).
     Say(Content, Option<i32>),
+    /// The user's input went to a session: what the chat shows next is the start of
+    /// the answer they wait for (see [`crate::pacer::Pacer::user_spoke`]).
+    Spoke,
 }
 
 /// Per-chat queues of operations, each worked by its own task with the chat's pacer:
@@ -195,6 +198,12 @@ impl Outbox {
     /// Sends a message with buttons of the bot itself.
     pub fn say_with_buttons(&self, place: Place, content: Content) {
         self.queue(place.chat, Job::Say(content, place.topic));
+    }
+
+    /// The user's input reached a session in `chat` (a message typed, a key or a
+    /// button pressed): its first content is not held by the edit interval.
+    pub fn spoke(&self, chat: i64) {
+        self.queue(chat, Job::Spoke);
     }
 
     async fn send(&self, place: Place, content: &Content) -> Result<TgMessageId, RequestError> {
@@ -329,6 +338,8 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                     open = false;
                     continue;
                 };
+                // The bot's own words answer what the user did: they may use the reserve.
+                let mut urgent = false;
                 let (id, content, session, topic) = match job {
                     Job::Set { session, id, content, topic } => {
                         let pid = *ids.entry((session.clone(), id)).or_insert_with(|| {
@@ -346,7 +357,13 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                     },
                     Job::Say(content, topic) => {
                         next += 1;
+                        urgent = true;
                         (next - 1, Some(content), String::new(), topic)
+                    }
+                    Job::Spoke => {
+                        pacer.user_spoke(now());
+                        outbox.taken(chat);
+                        continue;
                     }
                 };
                 sessions.insert(id, session);
@@ -356,7 +373,7 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                 match content {
                     // Loud content (a prompt, an answer) may use the urgent reserve.
                     Some(content) => {
-                        let urgent = !content.silent;
+                        let urgent = urgent || !content.silent;
                         pacer.set(id, content, urgent);
                     }
                     None => pacer.delete(id),

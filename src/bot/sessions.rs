@@ -110,6 +110,7 @@ impl Router {
                 let busy = entry.phase == Phase::Busy;
                 if let Some(live) = &entry.live {
                     live.session.send(Request::Text(text)).await;
+                    self.outbox.spoke(chat);
                 }
                 if busy {
                     // Claude Code queues what is typed while it works; say so.
@@ -453,6 +454,7 @@ impl Router {
             for text in pending {
                 live.session.send(Request::Text(text)).await;
             }
+            self.outbox.spoke(chat);
         }
         self.save();
     }
@@ -769,6 +771,7 @@ impl Router {
             touch(entry);
             if let Some(live) = &entry.live {
                 live.session.send(Request::Keys(vec![key])).await;
+                self.outbox.spoke(chat);
             }
         }
     }
