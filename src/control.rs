@@ -120,6 +120,9 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 
 /// The pause after a failed `accept` (it fails again at once while fds are exhausted).
 const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long a client may take to send its request: a connection that says nothing
+/// holds a file descriptor of the bot.
+const REQUEST_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The largest frame either side accepts.
 const MAX_FRAME: usize = 1 << 20;
@@ -236,12 +239,23 @@ pub async fn listen(state_dir: &Path) -> Result<UnixListener, ListenError> {
 /// Accepts clients until the bot goes away; each is served in its own task.
 pub async fn serve(listener: UnixListener, bot: mpsc::Sender<ToBot>) {
     let own = own_uid();
+    let mut failing = 0u64;
     loop {
         let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+            Ok((stream, _)) => {
+                if failing > 0 {
+                    tracing::info!("control socket: accept works again ({failing} failed)");
+                    failing = 0;
+                }
+                stream
+            }
             Err(e) => {
-                // Out of file descriptors, say: a pause, not a busy loop.
-                tracing::warn!("control socket: accept failed: {e}");
+                // Out of file descriptors, say: a pause, not a busy loop, and one line
+                // in the log, not five a second.
+                if failing == 0 {
+                    tracing::warn!("control socket: accept failed: {e}; retrying");
+                }
+                failing += 1;
                 tokio::time::sleep(ACCEPT_PAUSE).await;
                 continue;
             }
@@ -267,8 +281,9 @@ async fn client(stream: UnixStream, bot: mpsc::Sender<ToBot>) {
     // (`Take` of the buffered reader reads through its buffer: nothing after the line
     // is consumed, so the frames that follow an attach stay for the relay.)
     let mut limit = (&mut read).take(MAX_REQUEST as u64);
-    if limit.read_line(&mut line).await.unwrap_or(0) == 0 {
-        return;
+    match tokio::time::timeout(REQUEST_WAIT, limit.read_line(&mut line)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return,
     }
     if !line.ends_with('\n') {
         let why = format!("a request is one line of at most {MAX_REQUEST} bytes");

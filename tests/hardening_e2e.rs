@@ -789,3 +789,86 @@ async fn no_update_is_confirmed_while_the_registry_cannot_be_written() {
     fake.user_message(USER, "/sessions");
     wait_chat(&fake, USER, "the list", has("alpha")).await;
 }
+
+/// The CPU time process `pid` has used (user and system), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After "pid (name) ": state is field 3, utime 14 and stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf reads a constant of the system.
+    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// Out of file descriptors, `accept` on the control socket fails at once, again and
+/// again while clients wait: without a pause that was a loop burning a core. The bot
+/// now waits between tries, and serves again once descriptors are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_the_control_socket_waits_instead_of_spinning() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    let pid = bot.child.id();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
+    // The bot may open only a few more descriptors from now on.
+    let ceiling = fds() + 4;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit(2) on the bot's pid with valid pointers to rlimit values.
+    unsafe {
+        assert_eq!(
+            libc::prlimit(
+                pid as i32,
+                libc::RLIMIT_NOFILE,
+                std::ptr::null(),
+                &mut limit
+            ),
+            0
+        );
+        limit.rlim_cur = ceiling as u64;
+        assert_eq!(
+            libc::prlimit(
+                pid as i32,
+                libc::RLIMIT_NOFILE,
+                &limit,
+                std::ptr::null_mut()
+            ),
+            0
+        );
+    }
+    let sock = bot.dir.path().join("state/control.sock");
+    let clients: Vec<_> = (0..32)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    wait_until(
+        "the bot out of descriptors",
+        Duration::from_secs(10),
+        || fds() >= ceiling,
+    )
+    .await;
+    let (cpu, wall) = (cpu_seconds(pid), std::time::Instant::now());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = cpu_seconds(pid) - cpu;
+    let share = used / wall.elapsed().as_secs_f64();
+    eprintln!("out of descriptors with clients waiting: the bot used {used:.2} s of CPU in 2 s");
+    assert!(share < 0.25, "the bot used {:.0}% of a core", share * 100.0);
+    // The clients leave: descriptors are free, and the control socket serves again.
+    drop(clients);
+    let ls = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .arg("ls")
+        .env("TELEPTY_STATE_DIR", bot.dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("alpha"),
+        "{}",
+        String::from_utf8_lossy(&ls.stderr)
+    );
+}
