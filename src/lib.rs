@@ -23,6 +23,7 @@
 //! - [`pacer`]: the per-chat flood budget: when chat operations may go out.
 //! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
 
+pub mod alloc;
 pub mod asciicast;
 pub mod attach;
 pub mod bot;

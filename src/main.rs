@@ -237,6 +237,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(config.as_deref(), &env)?;
             config.check_for_bot().map_err(|e| anyhow::anyhow!(e))?;
             let profile = load_profile(&config.profile)?;
+            // Before the runtime's threads: it runs for months.
+            telepty::alloc::return_large_blocks();
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(telepty::bot::run(config, profile))?;
             Ok(ExitCode::SUCCESS)
