@@ -21,7 +21,10 @@
 //! - [`profile`]: screen patterns as data (the built-in `claude` table).
 //! - [`buttons`]: what a chat button carries, encoded and decoded in one place.
 //! - [`pacer`]: the per-chat flood budget: when chat operations may go out.
-//! - [`mock`]: a mock of the Anthropic Messages API for offline recordings and tests.
+//!
+//! The test kit — the fake Bot API, the mock of the Anthropic API and the binaries that
+//! record fixtures with them — is the `telepty-testkit` crate (`testkit/`), a
+//! dev-dependency: none of it is in the product.
 
 pub mod alloc;
 pub mod asciicast;
@@ -33,13 +36,11 @@ pub mod config;
 pub mod console;
 pub mod control;
 pub mod doctor;
-pub mod fake_telegram;
 pub mod files;
 pub mod guard;
 pub mod keys;
 pub mod lifecycle;
 pub mod local;
-pub mod mock;
 pub mod pacer;
 pub mod picture;
 pub mod pipeline;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::bot::{has, start_bot, wait_chat, TOKEN, USER};
 use common::desk::{config_for, shows, AFTER};
-use telepty::fake_telegram::FakeTelegram;
 use telepty::Size;
+use telepty_testkit::fake_telegram::FakeTelegram;
 
 /// A terminal at the desk of the session's size (60x20).
 fn desk(args: &str) -> telepty::Terminal {
@@ -225,7 +225,7 @@ async fn a_session_with_a_terminal_attached_is_not_suspended_for_being_idle() {
 
 /// The width in pixels of the picture `/screen` sends now.
 async fn screen_width(fake: &FakeTelegram) -> usize {
-    let pictures = |ms: &[telepty::fake_telegram::ChatMessage]| {
+    let pictures = |ms: &[telepty_testkit::fake_telegram::ChatMessage]| {
         ms.iter()
             .filter(|m| m.file.as_ref().is_some_and(|f| f.kind == "photo"))
             .count()

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::bot::{has, start_bot, start_bot_with, wait_chat, STRANGER, TOKEN, USER};
-use telepty::fake_telegram::{FakeTelegram, Fault};
+use telepty_testkit::fake_telegram::{FakeTelegram, Fault};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_answers_screen_prompts_strangers_and_shutdown() {

@@ -17,11 +17,11 @@ use common::bot::{has, start_bot_with, wait_chat, wait_until, Bot, TOKEN, USER};
 use common::desk::{config_for, desk, shows, AFTER};
 use common::root;
 use serde_json::Value;
-use telepty::fake_telegram::{ChatMessage, FakeTelegram, Upload, UploadKind};
-use telepty::mock::anthropic::Mock;
-use telepty::mock::claude_home::ClaudeHome;
-use telepty::mock::scenario::Scenario;
 use telepty::Size;
+use telepty_testkit::fake_telegram::{ChatMessage, FakeTelegram, Upload, UploadKind};
+use telepty_testkit::mock::anthropic::Mock;
+use telepty_testkit::mock::claude_home::ClaudeHome;
+use telepty_testkit::mock::scenario::Scenario;
 
 /// The pinned Claude Code, installed once per test run.
 fn claude() -> &'static Path {

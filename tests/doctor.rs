@@ -7,7 +7,7 @@ mod common;
 use std::process::{Command, Output};
 
 use common::bot::{TOKEN, USER};
-use telepty::fake_telegram::FakeTelegram;
+use telepty_testkit::fake_telegram::FakeTelegram;
 
 fn doctor(home: &std::path::Path, env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_telepty"))

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::bot::{has, start_bot_with, wait_chat, Bot, TOKEN, USER};
-use telepty::fake_telegram::{FakeTelegram, Upload, UploadKind};
+use telepty_testkit::fake_telegram::{FakeTelegram, Upload, UploadKind};
 
 fn uploads(bot: &Bot) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(bot.sessions.join("alpha/files"))

@@ -6,7 +6,7 @@ mod common;
 
 use common::bot::{assert_gone, start_bot_with, wait_chat, STRANGER, TOKEN, USER};
 use std::time::Duration;
-use telepty::fake_telegram::{ChatMessage, FakeTelegram};
+use telepty_testkit::fake_telegram::{ChatMessage, FakeTelegram};
 
 const FORUM: i64 = -100_123_456;
 const NO_RIGHTS: i64 = -100_654_321;
@@ -194,7 +194,7 @@ async fn each_session_lives_in_its_own_forum_topic() {
 /// comes, and the bot answers meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_topic_does_not_hold_up_the_other_chats() {
-    use telepty::fake_telegram::Fault;
+    use telepty_testkit::fake_telegram::Fault;
     let fake = FakeTelegram::start(TOKEN).await.unwrap();
     fake.add_forum(FORUM, true);
     let _bot = start_bot_with(

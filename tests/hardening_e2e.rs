@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::bot::{has, start_bot, start_bot_at, wait_chat, wait_until, TOKEN, USER};
-use telepty::fake_telegram::{FakeTelegram, Fault};
+use telepty_testkit::fake_telegram::{FakeTelegram, Fault};
 
 /// `telepty run` for the allowed user against the Bot API at `url`, with only `HOME`
 /// and these variables set (the tests that need their own process or environment).
@@ -541,7 +541,7 @@ async fn a_hanging_bot_api_call_does_not_stop_the_updates() {
 /// edited as files come, and the `/get` file arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_uploads_is_one_saved_message_and_get_is_not_held_behind_it() {
-    use telepty::fake_telegram::{Upload, UploadKind};
+    use telepty_testkit::fake_telegram::{Upload, UploadKind};
     let fake = FakeTelegram::start(TOKEN).await.unwrap();
     let _bot = common::bot::start_bot_with(
         &fake,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::bot::{
     assert_gone, count, exists, has, start_bot_with, wait_chat, wait_until, Bot, TOKEN, USER,
 };
-use telepty::fake_telegram::FakeTelegram;
+use telepty_testkit::fake_telegram::FakeTelegram;
 
 /// Stops telepty with SIGTERM (exit 0) and checks that no program process is left.
 async fn stop_clean(bot: &mut Bot) {

@@ -2,8 +2,8 @@
 //! calls with auto-mode verdicts, HTTP errors, side calls, and a log of every request.
 
 use serde_json::{json, Value};
-use telepty::mock::anthropic::Mock;
-use telepty::mock::scenario::Scenario;
+use telepty_testkit::mock::anthropic::Mock;
+use telepty_testkit::mock::scenario::Scenario;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SCENARIO: &str = r#"

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use telepty::fake_telegram::{ChatMessage, FakeTelegram};
+use telepty_testkit::fake_telegram::{ChatMessage, FakeTelegram};
 
 use super::root;
 

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Parser;
 use serde_json::json;
-use telepty::mock::anthropic::Mock;
-use telepty::mock::claude_home::ClaudeHome;
-use telepty::mock::scenario::Scenario;
 use telepty::record::script::{self, Step};
 use telepty::record::{self, Options};
 use telepty::{Command, Size};
+use telepty_testkit::mock::anthropic::Mock;
+use telepty_testkit::mock::claude_home::ClaudeHome;
+use telepty_testkit::mock::scenario::Scenario;
 
 #[derive(Parser)]
 struct Cli {

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use telepty::mock::anthropic::Mock;
-use telepty::mock::scenario::Scenario;
 use telepty::record::script;
+use telepty_testkit::mock::anthropic::Mock;
+use telepty_testkit::mock::scenario::Scenario;
 
 #[derive(Parser)]
 #[command(
