@@ -2,9 +2,9 @@
 //! write-and-edit recording: code, a coloured diff, box drawing) and encoding the PNG.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use telepty::asciicast::Cast;
-use telepty::picture::render;
-use telepty::replay::replay;
+use telepty::cast::asciicast::Cast;
+use telepty::cast::replay::replay;
+use telepty::term::picture::render;
 
 fn picture(c: &mut Criterion) {
     let path = concat!(

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use telepty::asciicast::{Cast, Event, EventKind, Header};
-use telepty::pacer::Limits;
-use telepty::profile::Profile;
-use telepty::replay::replay_chat;
+use telepty::cast::asciicast::{Cast, Event, EventKind, Header};
+use telepty::cast::replay::replay_chat;
+use telepty::core::pacer::Limits;
+use telepty::core::profile::Profile;
 
 const TARGET_BYTES: usize = 20 * 1024 * 1024;
 
@@ -82,14 +82,14 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function("telepty replay (screen)", |b| {
-        b.iter(|| telepty::replay::replay(&cast, None, |_, _| {}));
+        b.iter(|| telepty::cast::replay::replay(&cast, None, |_, _| {}));
     });
     group.bench_function("vt100 process", |b| {
         b.iter(|| {
             let mut parser = vt100::Parser::new(
                 std::num::NonZeroU16::new(30).unwrap(),
                 std::num::NonZeroU16::new(100).unwrap(),
-                telepty::screen::DEFAULT_SCROLLBACK,
+                telepty::term::screen::DEFAULT_SCROLLBACK,
             );
             for e in cast.events.iter().filter(|e| e.kind == EventKind::Output) {
                 parser.process(e.data.as_bytes());
@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
             let mut parser = vt100::Parser::new(
                 std::num::NonZeroU16::new(30).unwrap(),
                 std::num::NonZeroU16::new(100).unwrap(),
-                telepty::screen::DEFAULT_SCROLLBACK,
+                telepty::term::screen::DEFAULT_SCROLLBACK,
             );
             let mut seen = 0;
             for e in cast.events.iter().filter(|e| e.kind == EventKind::Output) {

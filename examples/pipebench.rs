@@ -4,10 +4,10 @@
 //!     cargo run --release --example pipebench -- 3
 use std::path::PathBuf;
 use std::sync::Arc;
-use telepty::asciicast::{Cast, Event, EventKind, Header};
-use telepty::pacer::Limits;
-use telepty::profile::Profile;
-use telepty::replay::replay_chat;
+use telepty::cast::asciicast::{Cast, Event, EventKind, Header};
+use telepty::cast::replay::replay_chat;
+use telepty::core::pacer::Limits;
+use telepty::core::profile::Profile;
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut chunks = Vec::new();

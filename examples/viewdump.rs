@@ -3,9 +3,9 @@
 //!     cargo run --release --example viewdump -- FILE.cast
 use std::sync::Arc;
 use std::time::Duration;
-use telepty::asciicast::EventKind;
-use telepty::pipeline::Pipeline;
-use telepty::profile::Profile;
+use telepty::cast::asciicast::EventKind;
+use telepty::core::pipeline::Pipeline;
+use telepty::core::profile::Profile;
 use telepty::{Cast, Size};
 fn main() {
     let path = std::env::args().nth(1).unwrap();

@@ -11,8 +11,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::pacer::Limits;
-use crate::screen::Size;
+use crate::core::pacer::Limits;
+use crate::term::screen::Size;
 
 /// Telegram's Bot API.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::registry::Registry;
+use crate::session::registry::Registry;
 
 /// The Claude Code version the project's fixtures and end-to-end tests use.
 pub const TESTED_CLAUDE_CODE: &str = include_str!("../fixtures/claude-code/VERSION");
@@ -110,7 +110,7 @@ fn program(command: &[String]) -> Finding {
     let Some(name) = command.first() else {
         return Finding::bad("no command", "set command (or TELEPTY_COMMAND)");
     };
-    let Some(path) = crate::pty::locate(name) else {
+    let Some(path) = crate::term::pty::locate(name) else {
         return Finding::bad(
             format!("{name} is not on PATH"),
             if name == "claude" {

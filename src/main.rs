@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use telepty::chat::ModelChat;
+use telepty::cast::record::{self, Options};
+use telepty::cast::replay::{self, Snapshot};
+use telepty::chat::model::ModelChat;
 use telepty::config::Config;
-use telepty::pacer::Limits;
-use telepty::profile::Profile;
-use telepty::record::{self, Options};
-use telepty::replay::{self, Snapshot};
+use telepty::core::pacer::Limits;
+use telepty::core::profile::Profile;
 use telepty::{Cast, Command, Size};
 
 #[derive(Parser)]
@@ -240,7 +240,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Before the runtime's threads: it runs for months.
             telepty::alloc::return_large_blocks();
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(telepty::bot::run(config, profile))?;
+            runtime.block_on(telepty::chat::telegram::run(config, profile))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Local {
@@ -266,7 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .args(command[1..].iter().cloned())
                 .size(size.unwrap_or(config.pty_size));
             let runtime = tokio::runtime::Runtime::new()?;
-            let ended_well = runtime.block_on(telepty::local::run(cmd, profile))?;
+            let ended_well = runtime.block_on(telepty::chat::console::run(cmd, profile))?;
             Ok(if ended_well {
                 ExitCode::SUCCESS
             } else {
@@ -300,7 +300,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let config = Config::load(config.as_deref(), &Config::process_env())?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(telepty::attach::attach(&config.state_dir, &name, resize))?;
+            runtime.block_on(telepty::control::attach::attach(
+                &config.state_dir,
+                &name,
+                resize,
+            ))?;
             // The stdin reader may still wait for a key: the process ends here.
             runtime.shutdown_background();
             Ok(ExitCode::SUCCESS)
@@ -308,9 +312,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Ls { config } => {
             let config = Config::load(config.as_deref(), &Config::process_env())?;
             let runtime = tokio::runtime::Runtime::new()?;
-            let (answer, _) = runtime.block_on(telepty::control::ask(
+            let (answer, _) = runtime.block_on(telepty::control::socket::ask(
                 &config.state_dir,
-                &telepty::control::Ask::Ls,
+                &telepty::control::socket::Ask::Ls,
             ))?;
             if answer.sessions.is_empty() {
                 println!("no sessions (/new NAME in the chat starts one)");
@@ -334,11 +338,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Send { name, text, config } => {
             let config = Config::load(config.as_deref(), &Config::process_env())?;
             let runtime = tokio::runtime::Runtime::new()?;
-            let ask = telepty::control::Ask::Send {
+            let ask = telepty::control::socket::Ask::Send {
                 name: name.clone(),
                 text: text.join(" "),
             };
-            let (answer, _) = runtime.block_on(telepty::control::ask(&config.state_dir, &ask))?;
+            let (answer, _) =
+                runtime.block_on(telepty::control::socket::ask(&config.state_dir, &ask))?;
             if !answer.ok {
                 anyhow::bail!(
                     "cannot send to {name}: {}",
@@ -369,7 +374,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cast = Cast::read_file(&file)?;
             if let Some(out) = picture {
                 let screen = replay::replay(&cast, at, |_, _| {});
-                let png = telepty::picture::render_png(screen.vt());
+                let png = telepty::term::picture::render_png(screen.vt());
                 std::fs::write(&out, png)
                     .with_context(|| format!("cannot write {}", out.display()))?;
                 return Ok(ExitCode::SUCCESS);

@@ -234,7 +234,7 @@ async fn screen_width(fake: &FakeTelegram) -> usize {
     fake.user_message(USER, "/screen");
     let chat = wait_chat(fake, USER, "a picture", |ms| pictures(ms) > before).await;
     let photo = chat.iter().rev().find_map(|m| m.file.as_ref()).unwrap();
-    telepty::picture::Picture::from_png(&photo.bytes)
+    telepty::term::picture::Picture::from_png(&photo.bytes)
         .unwrap()
         .width
 }

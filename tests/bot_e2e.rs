@@ -55,7 +55,7 @@ async fn sessions_answers_screen_prompts_strangers_and_shutdown() {
     })
     .await;
     let photo = chat.iter().find_map(|m| m.file.as_ref()).unwrap();
-    let picture = telepty::picture::Picture::from_png(&photo.bytes).unwrap();
+    let picture = telepty::term::picture::Picture::from_png(&photo.bytes).unwrap();
     // 60x20 cells, each about 11x21 pixels.
     assert!(
         picture.width > 600 && picture.height > 400,

@@ -20,10 +20,10 @@ use common::{casts_in, root, sidecar_of};
 use regex::Regex;
 use serde_json::Value;
 
-use telepty::chat::{plain, ModelChat};
-use telepty::pacer::Limits;
-use telepty::profile::Profile;
-use telepty::replay::{replay, replay_chat};
+use telepty::cast::replay::{replay, replay_chat};
+use telepty::chat::model::{plain, ModelChat};
+use telepty::core::pacer::Limits;
+use telepty::core::profile::Profile;
 use telepty::Cast;
 
 /// Lines that are terminal chrome, never conversation (as the grader has them).

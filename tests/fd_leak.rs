@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use telepty::terminal::Activity;
+use telepty::term::terminal::Activity;
 use telepty::{Command, Size, Terminal};
 
 fn open_fds() -> usize {

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use telepty::pacer::{AttachmentKind, Limits, Operation};
-use telepty::pipeline::Pipeline;
-use telepty::profile::Profile;
-use telepty::screen::Size;
+use telepty::core::ops::{AttachmentKind, Operation};
+use telepty::core::pacer::Limits;
+use telepty::core::pipeline::Pipeline;
+use telepty::core::profile::Profile;
+use telepty::term::screen::Size;
 
 /// The status line while Claude works, above the input box.
 const WORKING: &str = "✶ Thinking… (3s · ↓ 5 tokens)\r\n";

@@ -1,8 +1,8 @@
 //! No byte stream and no recording, however broken, makes the screen or the replay panic.
 
 use proptest::prelude::*;
-use telepty::asciicast::{Cast, Event, EventKind, Header};
-use telepty::replay::replay;
+use telepty::cast::asciicast::{Cast, Event, EventKind, Header};
+use telepty::cast::replay::replay;
 use telepty::{Screen, Size};
 
 /// A real recording to mutate: Claude Code 2.1.331 drawing a permission prompt.

@@ -11,9 +11,9 @@ mod common;
 use std::path::Path;
 
 use common::{casts_in, root};
-use telepty::asciicast::Cast;
-use telepty::picture::{render, Picture};
-use telepty::replay::replay;
+use telepty::cast::asciicast::Cast;
+use telepty::cast::replay::replay;
+use telepty::term::picture::{render, Picture};
 
 /// A pixel differs when a channel is off by more than this.
 const CHANNEL_TOLERANCE: u8 = 24;

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use telepty::asciicast::{Cast, EventKind};
-use telepty::chat::ModelChat;
-use telepty::pacer::{Limits, Operation};
-use telepty::pipeline::{Pipeline, TimedOp};
-use telepty::profile::Profile;
-use telepty::render::visible_len;
-use telepty::replay::replay_chat;
+use telepty::cast::asciicast::{Cast, EventKind};
+use telepty::cast::replay::replay_chat;
+use telepty::chat::model::ModelChat;
+use telepty::core::ops::Operation;
+use telepty::core::ops::TimedOp;
+use telepty::core::pacer::Limits;
+use telepty::core::pipeline::Pipeline;
+use telepty::core::profile::Profile;
+use telepty::core::render::visible_len;
 use telepty::Size;
 
 /// Real recordings to mutate: a permission prompt (2.1.331) and a plan of tasks (2.1.197).

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use common::{casts_in, root, sidecar_of};
 
-use telepty::profile::Profile;
-use telepty::replay::replay;
+use telepty::cast::replay::replay;
+use telepty::core::profile::Profile;
 use telepty::Cast;
 
 /// Texts only ever drawn by Claude Code's chrome: the footer, the effort line, spinners.

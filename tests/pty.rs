@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use telepty::terminal::Activity;
+use telepty::term::terminal::Activity;
 use telepty::{Command, Size, Terminal};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -319,14 +319,14 @@ async fn interactive_record_relays_the_terminal_and_restores_it() {
     let input: String = recorded
         .events
         .iter()
-        .filter(|e| e.kind == telepty::asciicast::EventKind::Input)
+        .filter(|e| e.kind == telepty::cast::asciicast::EventKind::Input)
         .map(|e| e.data.as_str())
         .collect();
     assert_eq!(input, "hello\r");
     let output: String = recorded
         .events
         .iter()
-        .filter(|e| e.kind == telepty::asciicast::EventKind::Output)
+        .filter(|e| e.kind == telepty::cast::asciicast::EventKind::Output)
         .map(|e| e.data.as_str())
         .collect();
     assert!(output.contains("got hello"), "{output:?}");

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use telepty::asciicast::{Cast, EventKind};
+use telepty::cast::asciicast::{Cast, EventKind};
 
 const TELEPTY: &str = env!("CARGO_BIN_EXE_telepty");
 

@@ -11,8 +11,8 @@ use std::path::Path;
 use common::{casts_in, root, sidecar_of};
 
 use serde_json::Value;
-use telepty::replay::replay;
-use telepty::screen::normalize_whitespace as normalize;
+use telepty::cast::replay::replay;
+use telepty::term::screen::normalize_whitespace as normalize;
 use telepty::Cast;
 
 /// The last words of an answer as Claude Code draws them: markdown emphasis and code

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use telepty::terminal::Activity;
+use telepty::term::terminal::Activity;
 use telepty::{Command, Size, Terminal};
 
 /// What the desk's shell prints once telepty has returned (after the terminal's modes).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use telepty::record::script;
+use telepty::cast::record::script;
 use telepty_testkit::mock::anthropic::Mock;
 use telepty_testkit::mock::scenario::Scenario;
 

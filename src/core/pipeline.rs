@@ -1,0 +1,271 @@
+//! The pipeline of one session, from program output to chat operations:
+//! screen → view → render → pacer. Pure and clocked: every call says what time it is,
+//! so `telepty replay` drives it with a recording's timestamps and the bot with the
+//! wall clock, and both get the same operations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::ops::TimedOp;
+use crate::core::pacer::{Limits, Pacer};
+use crate::core::profile::{Profile, ViewKind};
+use crate::core::render::mirror::Mirror;
+use crate::core::render::Render;
+use crate::core::view::View;
+use crate::term::screen::{Screen, Size, DEFAULT_SCROLLBACK};
+
+/// Screen, view, render and pacer of one session.
+pub struct Pipeline {
+    profile: Arc<Profile>,
+    screen: Screen,
+    view: View,
+    render: Render,
+    /// For a `mirror` profile (`plain`), in place of the view and render.
+    mirror: Option<Mirror>,
+    pacer: Pacer,
+    now: Duration,
+    /// Answers to the program's terminal queries, for the caller to write back.
+    replies: Vec<u8>,
+}
+
+/// How many deadline steps one `advance` may take (a guard against a clock that does
+/// not move).
+const MAX_STEPS: usize = 100_000;
+
+impl Pipeline {
+    pub fn new(profile: Arc<Profile>, size: Size, limits: Limits) -> Pipeline {
+        let mirror = (profile.view == ViewKind::Mirror).then(Mirror::new);
+        let mut screen = Screen::new(size, DEFAULT_SCROLLBACK);
+        screen.set_colour_marks(profile.colour_marks.clone());
+        Pipeline {
+            screen,
+            mirror,
+            view: View::new(profile.clone()),
+            profile,
+            render: Render::new(),
+            pacer: Pacer::new(limits),
+            now: Duration::ZERO,
+            replies: Vec::new(),
+        }
+    }
+
+    /// The program these buttons are for: prompt and file buttons carry it, and a press
+    /// of another program's button is refused.
+    pub fn with_stamp(mut self, stamp: crate::core::buttons::Stamp) -> Pipeline {
+        self.render.set_stamp(stamp);
+        self
+    }
+
+    /// The path a fetch button of a turn's record names (`None`: not this program's).
+    pub fn fetch(&self, data: &str) -> Option<String> {
+        self.render.fetch(data)
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// The profile the pipeline reads the screen with.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Whether the screen is read as a conversation or mirrored.
+    pub fn view_kind(&self) -> ViewKind {
+        self.profile.view
+    }
+
+    pub fn render(&self) -> &Render {
+        &self.render
+    }
+
+    /// Program output at `now`.
+    pub fn output(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        // A chunk may hold several frames (a program that redraws from the top faster
+        // than the reads): every frame is looked at, or a turn shown only in the middle
+        // one would be missed.
+        for frame in frames(bytes) {
+            let fed = self.screen.feed(frame);
+            self.replies.extend(fed.replies);
+            self.observe(now);
+        }
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// Answers to terminal queries the program asked since the last call (DA1, CPR):
+    /// a live session writes them back to the program.
+    pub fn take_replies(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.replies)
+    }
+
+    /// The user pressed the button with `data` at `now`: the keys that pick its option
+    /// on the terminal (to be written to the program), or `None` if the prompt is gone.
+    pub fn press(&mut self, now: Duration, data: &str) -> Option<Vec<crate::term::keys::Key>> {
+        let index = self.render.button(data)?;
+        let (_, prompt) = self.render.active_prompt()?;
+        let keys = prompt.keys_for(index);
+        let label = prompt.choices.get(index)?.label.clone();
+        self.view.input(now, b"");
+        self.pacer.user_spoke(now);
+        self.render.answered(label);
+        Some(keys)
+    }
+
+    /// What the user typed at `now` (keys or text, as terminal bytes).
+    pub fn input(&mut self, now: Duration, bytes: &[u8]) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        self.view.input(now, bytes);
+        self.pacer.user_spoke(now);
+        if let Some(prompt) = self.view.prompt() {
+            if let Some(choice) = choice_of(prompt, bytes) {
+                self.render.answered(choice);
+            }
+        }
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// The terminal was resized at `now`.
+    pub fn resize(&mut self, now: Duration, size: Size) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        self.screen.resize(size);
+        self.observe(now);
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// The program exited at `now`.
+    pub fn exited(&mut self, now: Duration, how: String) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        self.view.exited(now, how);
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// When something may next be due without new input.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        [
+            self.view.next_deadline(),
+            self.render.next_deadline(),
+            self.pacer.next_deadline(self.now),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Lets time pass up to `now`: settles turns and lets waiting operations out, each
+    /// at the moment it became due.
+    pub fn advance(&mut self, now: Duration) -> Vec<TimedOp> {
+        let mut ops = Vec::new();
+        for _ in 0..MAX_STEPS {
+            let Some(due) = self.next_deadline() else {
+                break;
+            };
+            if due > now {
+                break;
+            }
+            let due = due.max(self.now);
+            let before = ops.len();
+            ops.extend(self.step(due));
+            if ops.len() == before && self.next_deadline() == Some(due) {
+                break;
+            }
+        }
+        self.now = self.now.max(now);
+        ops
+    }
+
+    /// Everything still waiting, delivered as soon as the budget allows.
+    pub fn drain(&mut self) -> Vec<TimedOp> {
+        self.advance(Duration::MAX / 2)
+    }
+
+    fn observe(&mut self, now: Duration) {
+        match &mut self.mirror {
+            Some(mirror) => mirror.observe(now, &mut self.screen),
+            None => self.view.observe(now, &mut self.screen),
+        }
+    }
+
+    fn step(&mut self, now: Duration) -> Vec<TimedOp> {
+        self.now = self.now.max(now);
+        match &mut self.mirror {
+            Some(mirror) => mirror.update(&mut self.pacer),
+            None => {
+                self.view.tick(self.now);
+                self.render.update(&self.view, &mut self.pacer, self.now);
+            }
+        }
+        if self
+            .pacer
+            .next_deadline(self.now)
+            .is_none_or(|due| due > self.now)
+        {
+            return Vec::new();
+        }
+        self.pacer
+            .poll(self.now)
+            .into_iter()
+            .map(|op| TimedOp { time: self.now, op })
+            .collect()
+    }
+}
+
+/// A chunk cut where a redraw starts: before each `CSI 2J` (clear) and each `CSI H`
+/// (cursor home) that does not follow a clear — so a look never sees a screen just
+/// cleared for the next frame.
+fn frames(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let clears = memchr::memmem::find_iter(bytes, b"\x1b[2J");
+    let homes = memchr::memmem::find_iter(bytes, b"\x1b[H")
+        .filter(|&i| !(i >= 4 && &bytes[i - 4..i] == b"\x1b[2J"));
+    let mut starts: Vec<usize> = clears.chain(homes).filter(|&i| i > 0).collect();
+    starts.sort_unstable();
+    starts.push(bytes.len());
+    let mut from = 0;
+    starts.into_iter().map(move |end| {
+        let part = &bytes[from..end];
+        from = end;
+        part
+    })
+}
+
+/// What typing `bytes` at a prompt chooses: a digit picks that option, Enter the
+/// highlighted one, Esc cancels; anything else (arrows) only moves the cursor.
+fn choice_of(prompt: &crate::core::view::Prompt, bytes: &[u8]) -> Option<String> {
+    match bytes {
+        [d @ b'1'..=b'9'] => {
+            let n = u32::from(d - b'0');
+            prompt
+                .choices
+                .iter()
+                .find(|c| c.number == Some(n))
+                .map(|c| c.label.clone())
+        }
+        b"\r" | b"\n" => prompt
+            .choices
+            .get(prompt.highlighted)
+            .map(|c| c.label.clone()),
+        b"\x1b" => Some("cancelled (Esc)".into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_cut_where_redraws_start() {
+        let parts: Vec<&[u8]> = frames(b"\x1b[Hone\x1b[2J\x1b[Htwo\x1b[H").collect();
+        assert_eq!(parts, [&b"\x1b[Hone"[..], b"\x1b[2J\x1b[Htwo", b"\x1b[H"]);
+        assert_eq!(frames(b"plain").collect::<Vec<_>>(), [b"plain"]);
+        assert_eq!(frames(b"").count(), 1);
+    }
+}

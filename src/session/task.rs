@@ -1,0 +1,595 @@
+//! A live session: a program in a PTY driven through the pipeline, in its own task.
+//!
+//! The task owns the PTY and the pipeline; callers talk to it through a [`Session`]
+//! handle (requests in) and a channel of [`Event`]s (chat operations out, each when the
+//! pacer lets it go). One busy session never delays another: nothing here blocks the
+//! runtime (output is parsed and pictures drawn on the blocking pool), and the clock is
+//! the task's own (time since the session started).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::core::ops::Operation;
+use crate::core::pacer::Limits;
+use crate::core::pipeline::Pipeline;
+use crate::core::profile::{Profile, ViewKind};
+use crate::core::view::State;
+use crate::term::keys::{paste_bytes, Key};
+use crate::term::pty::{Command, ExitInfo, Pty};
+use crate::term::screen::Size;
+
+/// Claude Code takes an Enter that arrives in the same burst as text for a newline; the
+/// Enter that sends goes this long after the text.
+pub const ENTER_GAP: Duration = Duration::from_millis(150);
+
+/// How long the Enter waits for the typed text to show on the screen. A program that is
+/// busy (Claude Code starting) reads the text and a later Enter in one burst and takes
+/// the Enter for a newline: the message would sit unsent in its input box. Once the text
+/// is drawn, the program has read it, and the Enter comes on its own.
+const ECHO_WAIT: Duration = Duration::from_secs(5);
+/// The largest terminal an attached terminal may lend the session (a bigger one is
+/// clamped): 500×300 cells is more than any real screen.
+pub const MAX_COLS: u16 = 500;
+pub const MAX_ROWS: u16 = 300;
+/// How often the screen is looked at for the echo meanwhile.
+const ECHO_POLL: Duration = Duration::from_millis(50);
+
+/// What a session is asked to do.
+#[derive(Debug)]
+pub enum Request {
+    /// Text to send as the user's message: typed (or pasted when it has several lines
+    /// and the program asked for bracketed paste), then Enter.
+    Text(String),
+    /// Keys, as they are.
+    Keys(Vec<Key>),
+    /// A prompt button with this data was pressed.
+    Press(String, oneshot::Sender<bool>),
+    /// The path a fetch button with this data names, if this program drew it.
+    Fetch(String, oneshot::Sender<Option<String>>),
+    /// The visible screen, as text.
+    Screen(oneshot::Sender<String>),
+    /// The visible screen as a PNG picture.
+    Picture(oneshot::Sender<Vec<u8>>),
+    /// Stop the program: SIGTERM, this grace, SIGKILL.
+    Stop(Duration),
+    /// A terminal attaches (`telepty attach`): the screen as it is now and, from that
+    /// very point on, the program's output as it comes.
+    Attach(oneshot::Sender<Tap>),
+    /// Bytes typed at an attached terminal, as they are.
+    Typed(Vec<u8>),
+    /// The terminal size while an attached terminal sets it; `None` gives the session
+    /// its own size back.
+    Resize(Option<Size>),
+}
+
+/// What an attached terminal gets: escape sequences that draw the screen as it is now
+/// (contents, colours, cursor, input modes), then the output that follows it.
+pub struct Tap {
+    pub screen: Vec<u8>,
+    pub size: Size,
+    pub output: broadcast::Receiver<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Tap({} bytes of screen, {:?})",
+            self.screen.len(),
+            self.size
+        )
+    }
+}
+
+/// Output chunks kept for a slow attached terminal before it must draw the screen anew.
+const TAP_BACKLOG: usize = 1024;
+
+/// What the program is doing, as far as the bot needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    /// Nothing readable yet: input would be lost or land in the wrong place.
+    Starting,
+    /// Ready for the user's message.
+    Ready,
+    /// Working on something (Claude Code's status line).
+    Busy,
+    /// A prompt waits for the user's answer.
+    Waiting,
+}
+
+/// What a session reports.
+#[derive(Debug)]
+pub enum Event {
+    /// Chat operations, due now, in order.
+    Ops(Vec<Operation>),
+    /// The program's activity changed.
+    Activity(Activity),
+    /// The screen shows a usage limit; it resets at this time (as shown).
+    UsageLimit(String),
+    /// The program ended; every chat operation has been reported.
+    Ended(Ending),
+}
+
+/// How a program ended, and what it left on the screen.
+#[derive(Clone, Debug)]
+pub struct Ending {
+    pub info: ExitInfo,
+    /// The screen's last non-blank lines.
+    pub last_lines: Vec<String>,
+    /// The conversation id the program printed on its way out (profile `session_id`).
+    pub session_id: Option<String>,
+}
+
+/// How many of the screen's last lines an [`Ending`] keeps.
+const LAST_LINES: usize = 12;
+
+/// The handle of a running session.
+#[derive(Clone)]
+pub struct Session {
+    requests: mpsc::Sender<Request>,
+    pid: u32,
+}
+
+impl Session {
+    /// Starts `command` in a PTY and the task that drives it; events go to `events`.
+    /// Its buttons carry `stamp` (see [`crate::core::buttons`]).
+    pub fn spawn(
+        command: Command,
+        profile: Arc<Profile>,
+        limits: Limits,
+        stamp: crate::core::buttons::Stamp,
+        events: mpsc::Sender<Event>,
+    ) -> anyhow::Result<Session> {
+        let (pty, output) = Pty::spawn(&command)?;
+        let pid = pty.pid();
+        let pipeline = Pipeline::new(profile, command.size, limits).with_stamp(stamp);
+        let (requests, inbox) = mpsc::channel(64);
+        tokio::spawn(run(pty, output, pipeline, inbox, events));
+        Ok(Session { requests, pid })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends a request; false if the session has ended.
+    pub async fn send(&self, request: Request) -> bool {
+        self.requests.send(request).await.is_ok()
+    }
+
+    /// The path a file button names; `None` if this program did not draw it.
+    pub async fn fetch(&self, data: &str) -> Option<String> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Fetch(data.to_string(), tx)).await {
+            return None;
+        }
+        reply(rx).await.flatten()
+    }
+
+    /// The visible screen as text (empty once the session has ended).
+    pub async fn screen(&self) -> String {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Screen(tx)).await {
+            return String::new();
+        }
+        reply(rx).await.unwrap_or_default()
+    }
+
+    /// The visible screen as a PNG picture (empty once the session has ended).
+    pub async fn picture(&self) -> Vec<u8> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Picture(tx)).await {
+            return Vec::new();
+        }
+        reply(rx).await.unwrap_or_default()
+    }
+
+    /// Attaches a terminal: the screen now and the output from then on (`None` once the
+    /// session has ended).
+    pub async fn attach(&self) -> Option<Tap> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Attach(tx)).await {
+            return None;
+        }
+        reply(rx).await
+    }
+
+    /// Presses a prompt button; false if its prompt is gone.
+    pub async fn press(&self, data: &str) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Press(data.to_string(), tx)).await {
+            return false;
+        }
+        reply(rx).await.unwrap_or(false)
+    }
+}
+
+/// How long the bot waits for a session's answer to a request (a screen, a press):
+/// a session stuck on a huge screen must not hold up the bot.
+pub const REPLY_WAIT: Duration = Duration::from_secs(10);
+
+/// A session's answer, or `None` if it has ended or takes longer than [`REPLY_WAIT`].
+async fn reply<T>(rx: oneshot::Receiver<T>) -> Option<T> {
+    match tokio::time::timeout(REPLY_WAIT, rx).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(_)) => None,
+        Err(_) => {
+            tracing::warn!("a session did not answer within {REPLY_WAIT:?}");
+            None
+        }
+    }
+}
+
+/// The session's task.
+async fn run(
+    pty: Pty,
+    mut output: mpsc::Receiver<Vec<u8>>,
+    mut pipeline: Pipeline,
+    mut inbox: mpsc::Receiver<Request>,
+    events: mpsc::Sender<Event>,
+) {
+    let start = Instant::now();
+    let now = || start.elapsed();
+    let mut enter_at: Option<Duration> = None;
+    let mut output_open = true;
+    let mut inbox_open = true;
+    let mut exit: Option<ExitInfo> = None;
+    let mirror = pipeline.view_kind() == ViewKind::Mirror;
+    // A mirrored program has no readable states: it takes input from the start.
+    let mut activity = if mirror {
+        Activity::Ready
+    } else {
+        Activity::Starting
+    };
+    let _ = events.send(Event::Activity(activity)).await;
+    let mut usage_limit: Option<String> = None;
+    // Messages wait here while an earlier one's Enter is still due (else two quick
+    // messages would become one).
+    let mut typing: VecDeque<String> = VecDeque::new();
+    // What of the typed text must show on the screen before its Enter goes, and until
+    // when it is waited for.
+    let mut echo: Option<(String, Duration)> = None;
+    // When the prompt on screen appeared, and the keys of a button pressed too soon after
+    // (held until the prompt takes keys: the profile's `prompt_settle`).
+    let mut prompt_since: Option<Duration> = None;
+    let mut held: Option<(Duration, Vec<u8>)> = None;
+    let settle = pipeline.profile().prompt_settle;
+    // Attached terminals hear the output here; the session's own size is kept for when
+    // a terminal that resized it lets go.
+    let (taps, _) = broadcast::channel::<Vec<u8>>(TAP_BACKLOG);
+    let own_size = pipeline.screen().size();
+    let send = |ops: Vec<crate::core::ops::TimedOp>| {
+        let events = events.clone();
+        async move {
+            if !ops.is_empty() {
+                let _ = events
+                    .send(Event::Ops(ops.into_iter().map(|o| o.op).collect()))
+                    .await;
+            }
+        }
+    };
+    loop {
+        let deadline = [
+            pipeline.next_deadline(),
+            enter_at,
+            held.as_ref().map(|h| h.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(start + d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            chunk = output.recv(), if output_open => match chunk {
+                Some(bytes) => {
+                    // What else has arrived goes along in the same trip to the parser.
+                    let mut chunks = vec![bytes];
+                    let mut size = chunks[0].len();
+                    while size < FEED_BATCH {
+                        let Ok(more) = output.try_recv() else { break };
+                        size += more.len();
+                        chunks.push(more);
+                    }
+                    if taps.receiver_count() > 0 {
+                        for bytes in &chunks {
+                            let _ = taps.send(bytes.clone());
+                        }
+                    }
+                    let Some((back, ops, replies)) = feed(pipeline, now(), chunks).await else {
+                        return;
+                    };
+                    pipeline = back;
+                    if !replies.is_empty() {
+                        pty.write(&replies);
+                    }
+                    send(ops).await;
+                }
+                None => output_open = false,
+            },
+            info = pty.wait(), if exit.is_none() => {
+                // Output still in flight comes first (without waiting on descendants that
+                // keep the terminal open).
+                while let Ok(Some(bytes)) =
+                    tokio::time::timeout(Duration::from_millis(100), output.recv()).await
+                {
+                    let Some((back, ops, _)) = feed(pipeline, now(), vec![bytes]).await else {
+                        return;
+                    };
+                    pipeline = back;
+                    send(ops).await;
+                }
+                output_open = false;
+                let how = info.to_string();
+                send(pipeline.exited(now(), how)).await;
+                exit = Some(info);
+            },
+            request = inbox.recv(), if inbox_open => match request {
+                Some(Request::Text(text)) => {
+                    // Text, never keys: escapes and control characters go here.
+                    let text = crate::term::keys::typed_text(&text);
+                    if enter_at.is_some() {
+                        typing.push_back(text);
+                    } else {
+                        echo = (!mirror).then(|| echo_of(&text)).flatten().map(|e| (e, now() + ECHO_WAIT));
+                        send(type_text(&pty, &mut pipeline, now(), text)).await;
+                        enter_at = Some(now() + ENTER_GAP);
+                    }
+                }
+                Some(Request::Keys(keys)) => {
+                    let app = pipeline.screen().application_cursor();
+                    let bytes: Vec<u8> = keys.iter().flat_map(|k| k.bytes(app)).collect();
+                    pty.write(&bytes);
+                    send(pipeline.input(now(), &bytes)).await;
+                }
+                Some(Request::Press(data, reply)) => {
+                    let keys = pipeline.press(now(), &data);
+                    if let Some(keys) = &keys {
+                        let app = pipeline.screen().application_cursor();
+                        let bytes: Vec<u8> = keys.iter().flat_map(|k| k.bytes(app)).collect();
+                        let takes_keys = prompt_since.map_or(now(), |t| t + settle);
+                        if takes_keys > now() {
+                            held.get_or_insert((takes_keys, Vec::new())).1.extend(bytes);
+                        } else {
+                            pty.write(&bytes);
+                        }
+                    }
+                    let _ = reply.send(keys.is_some());
+                }
+                Some(Request::Fetch(data, reply)) => {
+                    let _ = reply.send(pipeline.fetch(&data));
+                }
+                Some(Request::Screen(reply)) => {
+                    let _ = reply.send(pipeline.screen().text());
+                }
+                Some(Request::Picture(reply)) => {
+                    // Drawn off the runtime's threads, as parsing is.
+                    let screen = pipeline.screen().vt().clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = reply.send(crate::term::picture::render_png(&screen));
+                    });
+                }
+                Some(Request::Attach(reply)) => {
+                    let screen = pipeline.screen().vt();
+                    let mut drawn = screen.state_formatted().into_bytes();
+                    drawn.extend_from_slice(screen.cursor_state_formatted().as_bytes());
+                    let _ = reply.send(Tap {
+                        screen: drawn,
+                        size: pipeline.screen().size(),
+                        output: taps.subscribe(),
+                    });
+                }
+                Some(Request::Typed(bytes)) => {
+                    pty.write(&bytes);
+                    send(pipeline.input(now(), &bytes)).await;
+                }
+                Some(Request::Resize(size)) => {
+                    // A terminal's size comes from outside: the screen's cells are
+                    // allocated for it, so it has a ceiling.
+                    let size = size.map_or(own_size, |s| {
+                        Size::new(s.cols.clamp(2, MAX_COLS), s.rows.clamp(2, MAX_ROWS))
+                    });
+                    if size != pipeline.screen().size() && pty.resize(size).is_ok() {
+                        send(pipeline.resize(now(), size)).await;
+                    }
+                }
+                Some(Request::Stop(grace)) => {
+                    let info = pty.stop(grace).await;
+                    if exit.is_none() {
+                        send(pipeline.exited(now(), info.to_string())).await;
+                        exit = Some(info);
+                        output_open = false;
+                    }
+                }
+                None => inbox_open = false,
+            },
+            _ = sleep => {
+                if held.as_ref().is_some_and(|(at, _)| now() >= *at) {
+                    if let Some((_, bytes)) = held.take() {
+                        pty.write(&bytes);
+                    }
+                }
+                let unechoed = echo.as_ref().is_some_and(|(needle, until)| {
+                    now() < *until && !shows(&pipeline.screen().text(), needle)
+                });
+                if enter_at.is_some_and(|at| now() >= at) && unechoed {
+                    enter_at = Some(now() + ECHO_POLL);
+                } else if enter_at.is_some_and(|at| now() >= at) {
+                    enter_at = None;
+                    echo = None;
+                    pty.write(b"\r");
+                    send(pipeline.input(now(), b"\r")).await;
+                    if let Some(text) = typing.pop_front() {
+                        echo = (!mirror).then(|| echo_of(&text)).flatten().map(|e| (e, now() + ECHO_WAIT));
+                        send(type_text(&pty, &mut pipeline, now(), text)).await;
+                        enter_at = Some(now() + ENTER_GAP);
+                    }
+                }
+                send(pipeline.advance(now())).await;
+            }
+        }
+        match (pipeline.view().prompt().is_some(), prompt_since) {
+            (true, None) => prompt_since = Some(now()),
+            (false, Some(_)) => prompt_since = None,
+            _ => {}
+        }
+        let now_doing = match pipeline.view().state() {
+            _ if mirror => Activity::Ready,
+            State::Starting | State::Exited(_) => Activity::Starting,
+            // Still typing a message (its Enter not sent yet): not idle.
+            State::Idle if enter_at.is_some() || !typing.is_empty() => Activity::Busy,
+            State::Idle => Activity::Ready,
+            State::Busy(_) => Activity::Busy,
+            State::Waiting => Activity::Waiting,
+        };
+        if now_doing != activity && exit.is_none() {
+            activity = now_doing;
+            let _ = events.send(Event::Activity(activity)).await;
+            // A usage limit ends a turn: looked for when the program stops working.
+            if activity != Activity::Busy {
+                let lines = pipeline.screen().lines();
+                let shown = pipeline
+                    .profile()
+                    .lifecycle
+                    .find_usage_limit(lines.iter().map(String::as_str));
+                if shown.is_some() && shown != usage_limit {
+                    let _ = events
+                        .send(Event::UsageLimit(shown.clone().unwrap_or_default()))
+                        .await;
+                }
+                usage_limit = shown;
+            }
+        }
+        if let Some(info) = &exit {
+            if pipeline.next_deadline().is_none() {
+                let _ = events.send(Event::Ended(ending(&pipeline, info))).await;
+                return;
+            }
+        }
+        if !inbox_open && exit.is_none() {
+            // Nobody can talk to the session any more: stop it.
+            let info = pty.stop(Duration::from_secs(2)).await;
+            send(pipeline.exited(now(), info.to_string())).await;
+            exit = Some(info);
+            output_open = false;
+        }
+    }
+}
+
+/// How much queued output one trip to the parser takes at most.
+const FEED_BATCH: usize = 1 << 20;
+
+/// Feeds output to the pipeline on tokio's blocking pool and hands the pipeline back,
+/// with the chat operations and the answers to the program's terminal queries. Parsing
+/// a flood of output on a big screen held a runtime thread for seconds: the update
+/// loop and the other sessions waited behind it (another session's answer took 5.2 s
+/// instead of 0.2 s beside two floods on a 500×200 screen). `None` if the runtime is
+/// shutting down; a panic in the pipeline goes on as the task's own.
+async fn feed(
+    mut pipeline: Pipeline,
+    now: Duration,
+    chunks: Vec<Vec<u8>>,
+) -> Option<(Pipeline, Vec<crate::core::ops::TimedOp>, Vec<u8>)> {
+    let parsed = tokio::task::spawn_blocking(move || {
+        let mut ops = Vec::new();
+        for bytes in &chunks {
+            ops.extend(pipeline.output(now, bytes));
+        }
+        let replies = pipeline.take_replies();
+        (pipeline, ops, replies)
+    })
+    .await;
+    match parsed {
+        Ok(parsed) => Some(parsed),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => None,
+    }
+}
+
+/// What of a typed message shows in the program's input box once it has read it: its
+/// last few characters, blanks left out (the box wraps and indents). None for a paste
+/// (Claude Code shows "[Pasted text]" instead) or a text of blanks.
+fn echo_of(text: &str) -> Option<String> {
+    if text.contains('\n') {
+        return None;
+    }
+    let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
+    (!tail.is_empty()).then_some(tail)
+}
+
+/// Whether `screen` shows `needle` (blanks left out of both).
+fn shows(screen: &str, needle: &str) -> bool {
+    let screen: String = screen.chars().filter(|c| !c.is_whitespace()).collect();
+    screen.contains(needle)
+}
+
+/// Types `text` (pasted when it has several lines and the program asked for bracketed
+/// paste); the Enter that sends it comes [`ENTER_GAP`] later.
+fn type_text(
+    pty: &Pty,
+    pipeline: &mut Pipeline,
+    now: Duration,
+    text: String,
+) -> Vec<crate::core::ops::TimedOp> {
+    let bytes = if text.contains('\n') {
+        paste_bytes(&text, pipeline.screen().bracketed_paste())
+    } else {
+        text.into_bytes()
+    };
+    pty.write(&bytes);
+    pipeline.input(now, &bytes)
+}
+
+/// The report of a program's end: its exit, the screen's last lines, the conversation id.
+fn ending(pipeline: &Pipeline, info: &ExitInfo) -> Ending {
+    let screen = pipeline.screen();
+    let mut lines: Vec<String> = screen.lines();
+    // A fullscreen program's last frame is gone from the screen: it comes first.
+    if let Some(frame) = screen.last_alternate_frame() {
+        let mut all: Vec<String> = frame.lines().map(str::to_string).collect();
+        all.append(&mut lines);
+        lines = all;
+    }
+    let session_id = pipeline
+        .profile()
+        .lifecycle
+        .find_session_id(lines.iter().map(String::as_str));
+    let mut last_lines: Vec<String> = lines
+        .into_iter()
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let keep = last_lines.len().saturating_sub(LAST_LINES);
+    last_lines.drain(..keep);
+    Ending {
+        info: info.clone(),
+        last_lines,
+        session_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_enter_waits_for_the_end_of_the_text_in_the_input_box() {
+        let needle = echo_of("Where does the deploy key live?").unwrap();
+        assert_eq!(needle, "ylive?");
+        // Wrapped and indented in the box, it is found; before it is typed, it is not.
+        assert!(shows("❯ Where does the deploy key li\n  ve?\n", &needle));
+        assert!(!shows("❯ Where does the deploy k\n", &needle));
+        // A paste shows as "[Pasted text]", and blanks show nothing: no wait.
+        assert_eq!(echo_of("line one\nline two"), None);
+        assert_eq!(echo_of("   "), None);
+        assert_eq!(echo_of("hi"), Some("hi".into()));
+    }
+}
