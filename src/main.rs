@@ -262,11 +262,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(dir) => dir,
                 None => std::env::current_dir().context("cannot read the current directory")?,
             };
-            let cmd = Command::new(&command[0], cwd)
-                .args(command[1..].iter().cloned())
-                .size(size.unwrap_or(config.pty_size));
+            let mut config = config;
+            config.pty_size = size.unwrap_or(config.pty_size);
             let runtime = tokio::runtime::Runtime::new()?;
-            let ended_well = runtime.block_on(telepty::chat::console::run(cmd, profile))?;
+            let ended_well =
+                runtime.block_on(telepty::chat::console::run(config, profile, command, cwd))?;
             Ok(if ended_well {
                 ExitCode::SUCCESS
             } else {

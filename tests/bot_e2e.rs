@@ -374,3 +374,64 @@ async fn five_sessions_answer_and_the_bot_stays_small() {
     println!("5 sessions: telepty's RSS {rss}; message → answer in the chat: max {max:?} (the program answers at once; includes Enter's 150 ms gap)");
     assert_eq!(delays.len(), 5);
 }
+
+/// Shutdown is a parameter: the bot in this process stops when its token is cancelled —
+/// no signal — its session's program ends and the registry keeps the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_stops_when_its_shutdown_is_cancelled() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let script = common::root().join("tests/programs/fake-claude.sh");
+    let pids = home.path().join("pids");
+    // The fake program logs its pid through the environment it inherits.
+    std::env::set_var("FAKE_PIDS", &pids);
+    let env: std::collections::BTreeMap<String, String> = [
+        ("TELEPTY_TOKEN", TOKEN.to_string()),
+        ("TELEPTY_ALLOWED_USERS", USER.to_string()),
+        ("TELEPTY_API_URL", fake.url()),
+        (
+            "TELEPTY_SESSIONS_ROOT",
+            home.path().join("sessions").display().to_string(),
+        ),
+        (
+            "TELEPTY_STATE_DIR",
+            home.path().join("state").display().to_string(),
+        ),
+        ("TELEPTY_COMMAND", format!("bash {}", script.display())),
+        ("TELEPTY_PTY_SIZE", "60x20".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = telepty::config::Config::load(None, &env).unwrap();
+    let profile = std::sync::Arc::new(telepty::core::profile::Profile::claude());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let bot = tokio::spawn(telepty::chat::telegram::serve(
+        config,
+        profile,
+        shutdown.clone(),
+    ));
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    fake.user_message(USER, "hello");
+    wait_chat(&fake, USER, "the answer", has("You said: hello (turn 1)")).await;
+
+    shutdown.cancel();
+    let ended = tokio::time::timeout(Duration::from_secs(20), bot).await;
+    ended
+        .expect("the bot stops within 20 s of the cancellation")
+        .unwrap()
+        .unwrap();
+    let pid: i32 = std::fs::read_to_string(&pids)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the session's program has ended"
+    );
+    let registry = std::fs::read_to_string(home.path().join("state/registry.json")).unwrap();
+    assert!(registry.contains("\"alpha\""), "{registry}");
+    assert!(registry.contains("suspended"), "{registry}");
+}

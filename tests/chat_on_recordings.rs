@@ -21,9 +21,10 @@ use regex::Regex;
 use serde_json::Value;
 
 use telepty::cast::replay::{replay, replay_chat};
-use telepty::chat::model::{plain, ModelChat};
+use telepty::chat::model::ModelChat;
 use telepty::core::pacer::Limits;
 use telepty::core::profile::Profile;
+use telepty::core::render::html::plain;
 use telepty::Cast;
 
 /// Lines that are terminal chrome, never conversation (as the grader has them).

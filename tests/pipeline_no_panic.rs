@@ -18,11 +18,27 @@ use telepty::core::profile::Profile;
 use telepty::core::render::visible_len;
 use telepty::Size;
 
-/// Real recordings to mutate: a permission prompt (2.1.331) and a plan of tasks (2.1.197).
+/// Real recordings to mutate: a permission prompt (2.1.331) and a plan of tasks (2.1.197),
+/// read at run time: a missing `../shared` fails the test with its path, not the build.
 const SAMPLES: &[&str] = &[
-    include_str!("../fixtures/claude-code/d-permission-yes.60x24.cast"),
-    include_str!("../../shared/claude-code/casts/g-multi-tools.60x24.cast"),
+    "fixtures/claude-code/d-permission-yes.60x24.cast",
+    "../shared/claude-code/casts/g-multi-tools.60x24.cast",
 ];
+
+fn sample(i: usize) -> &'static str {
+    static READ: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let read = READ.get_or_init(|| {
+        SAMPLES
+            .iter()
+            .map(|s| {
+                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(s);
+                std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+            })
+            .collect()
+    });
+    &read[i]
+}
 
 /// Pieces of Claude Code's screens and of terminal streams, so random input reaches the
 /// view's deep states (prompts, tool groups, tables, the input box).
@@ -146,11 +162,11 @@ proptest! {
 
     #[test]
     fn mutated_recordings(
-        sample in 0usize..2,
+        sample_index in 0usize..2,
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), fragment()), 1..16),
         plain in any::<bool>(),
     ) {
-        let mut cast = Cast::read(SAMPLES[sample].as_bytes()).expect("the sample reads");
+        let mut cast = Cast::read(sample(sample_index).as_bytes()).expect("the sample reads");
         for (event, at, bytes) in edits {
             let n = cast.events.len();
             let e = &mut cast.events[event.index(n)];

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::core::ops::TimedOp;
 use crate::core::ops::{Content, MessageId, Operation};
+use crate::core::render::html::plain;
 
 #[derive(Clone, Debug)]
 pub struct Message {
@@ -103,22 +104,4 @@ impl ModelChat {
         }
         out
     }
-}
-
-/// Telegram HTML as the reader sees it.
-pub fn plain(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            _ if in_tag => {}
-            c => out.push(c),
-        }
-    }
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
 }

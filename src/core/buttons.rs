@@ -20,22 +20,6 @@ pub struct Stamp {
     pub program: u64,
 }
 
-impl Stamp {
-    /// A nonce for this run of telepty: differs between runs (random, from the
-    /// standard library's per-process hash keys, the time and the pid).
-    pub fn boot_nonce() -> u32 {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_u32(std::process::id());
-        h.finish() as u32
-    }
-}
-
 /// An action of telepty's own session messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionAction {

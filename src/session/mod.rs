@@ -7,3 +7,37 @@ pub mod files;
 pub mod lifecycle;
 pub mod registry;
 pub mod task;
+
+pub mod command;
+pub mod supervisor;
+
+/// A session: the chat it belongs to and its name there (names are unique per chat).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId {
+    pub chat: i64,
+    pub name: String,
+}
+
+impl SessionId {
+    pub fn new(chat: i64, name: impl Into<String>) -> SessionId {
+        SessionId {
+            chat,
+            name: name.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// One run of a session's program: its chat messages are numbered per run, so a
+/// message id means something only with the run it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProgramId {
+    pub session: SessionId,
+    /// Counts the programs the supervisor started, across sessions.
+    pub run: u64,
+}

@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt;
 use super::{escape, Router};
 use crate::core::ops::{Attachment, AttachmentKind, Content};
 use crate::session::files::{confined, create_upload, read_confined, stamp, upload_line};
+use crate::session::{ProgramId, SessionId};
 
 /// How long an album waits for its next file before it is announced.
 const ALBUM_GAP: Duration = Duration::from_secs(2);
@@ -107,10 +108,14 @@ impl Router {
             );
             return;
         };
-        let Some(dir) = self.entry(chat, &name).map(|e| e.record.dir.clone()) else {
+        let Some(dir) = self
+            .sup
+            .get(&SessionId::new(chat, &name))
+            .map(|e| e.record.dir.clone())
+        else {
             return;
         };
-        let limit = self.config.upload_max;
+        let limit = self.sup.config().upload_max;
         if incoming.size > limit {
             let text = format!(
                 "“{}” is {} — more than telepty takes ({}; Telegram lets bots download 20 MB). \
@@ -170,7 +175,8 @@ impl Router {
             }
             None => {
                 let line = upload_line(saved.caption.as_deref(), &[path]);
-                self.deliver(saved.chat, &saved.session, line, false).await;
+                let id = SessionId::new(saved.chat, saved.session);
+                self.sup.deliver(&id, line, false).await;
             }
         }
     }
@@ -179,7 +185,7 @@ impl Router {
     /// come ("📎 Saved 42 files in alpha: …"), so that 42 uploads are not 42 messages
     /// ahead of the answers the user asked for.
     fn note_saved(&mut self, chat: i64, session: &str, path: &std::path::Path) {
-        let key = (chat, session.to_string());
+        let key = SessionId::new(chat, session);
         let fresh = self
             .saved_notes
             .get(&key)
@@ -229,7 +235,10 @@ impl Router {
         // Its own message of the session (replies to it go to the session), edited.
         self.outbox.push(
             self.place_of(chat, session),
-            &format!("{session}#saved"),
+            &ProgramId {
+                session: key,
+                run: 0,
+            },
             crate::core::ops::Operation::Send(
                 id,
                 Content {
@@ -253,7 +262,8 @@ impl Router {
         for key in ready {
             if let Some(album) = self.albums.remove(&key) {
                 let line = upload_line(album.caption.as_deref(), &album.paths);
-                self.deliver(album.chat, &album.session, line, false).await;
+                let id = SessionId::new(album.chat, album.session);
+                self.sup.deliver(&id, line, false).await;
             }
         }
     }
@@ -261,7 +271,11 @@ impl Router {
     /// `/get PATH` (or a fetch button): the file from inside session `name`'s directory,
     /// as a document.
     pub(super) async fn send_file(&mut self, chat: i64, name: &str, asked: &str) {
-        let Some(dir) = self.entry(chat, name).map(|e| e.record.dir.clone()) else {
+        let Some(dir) = self
+            .sup
+            .get(&SessionId::new(chat, name))
+            .map(|e| e.record.dir.clone())
+        else {
             self.say(chat, "No session yet: /new NAME starts one.");
             return;
         };
@@ -309,11 +323,7 @@ impl Router {
 
     /// `/screen`: the active session's screen as a picture.
     pub(super) async fn send_picture(&mut self, chat: i64, name: &str) {
-        let session = self
-            .entry(chat, name)
-            .and_then(|e| e.live.as_ref())
-            .map(|l| l.session.clone());
-        let Some(session) = session else {
+        let Some(session) = self.live(chat, name) else {
             let text = format!(
                 "<b>{}</b> is not running; its next message resumes it.",
                 escape(name)

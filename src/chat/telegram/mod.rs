@@ -13,34 +13,36 @@ mod backoff;
 mod commands;
 mod files;
 pub mod outbox;
-mod sessions;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use teloxide::payloads::GetUpdatesSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{AllowedUpdate, BotCommand, Message, Update, UpdateKind};
+use teloxide::types::{AllowedUpdate, Message, Update, UpdateKind};
 use teloxide::Bot;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::control::socket::{self as control, SessionInfo, ToBot};
+use crate::control::socket::{self as control, ToBot};
 use crate::core::buttons::ButtonData;
+use crate::core::pacer::Limits;
 use crate::core::profile::Profile;
 use crate::core::render::html::escape;
-use crate::session::lifecycle::{Crashes, Intent, Phase};
-use crate::session::registry::{Ledger, Record, Registry};
-use crate::session::task::{Event, Session};
+use crate::session::command::MENU;
+use crate::session::lifecycle::Phase;
+use crate::session::registry::Registry;
+use crate::session::supervisor::{Entry, Out, Supervisor};
+use crate::session::task::Session;
+use crate::session::SessionId;
 
 use backoff::Backoff;
 use outbox::{Outbox, Place};
 
 /// Long-polling wait per getUpdates call.
 const POLL_TIMEOUT: u32 = 10;
-/// How long a session gets to end on `/stop` and at shutdown.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How often the `typing` chat action is renewed while a session works.
 const TYPING_EVERY: Duration = Duration::from_secs(4);
 /// How long pending chat operations may take to go out at shutdown.
@@ -48,91 +50,13 @@ const FLUSH_LIMIT: Duration = Duration::from_secs(10);
 /// How often idle sessions, due continues and slow starts are looked at.
 const TICK_EVERY: Duration = Duration::from_secs(1);
 
-/// The bot's commands, as Telegram's menu shows them.
-pub const COMMANDS: &[(&str, &str)] = &[
-    ("new", "NAME [DIR] — start a session"),
-    ("sessions", "list the sessions"),
-    ("use", "NAME — switch to a session"),
-    (
-        "screen",
-        "the terminal as a picture (/screen text: as text)",
-    ),
-    ("get", "PATH — a file from the session's directory"),
-    ("keys", "a keypad: Esc, Enter, Tab, arrows, Ctrl-C…"),
-    ("esc", "press Esc"),
-    ("interrupt", "press Ctrl-C"),
-    (
-        "stop",
-        "NAME — stop a session (the next message resumes it)",
-    ),
-    ("kill", "NAME — kill a session"),
-    ("restart", "NAME — start a session again"),
-    ("delete", "NAME — forget a session"),
-    ("idle", "DURATION|off — the active session's idle timeout"),
-    ("status", "uptime, sessions, memory"),
-    ("help", "what telepty does"),
-];
-
-/// The keypad of `/keys`: label and key.
-const KEYPAD: &[&[(&str, &str)]] = &[
-    &[
-        ("Esc", "Esc"),
-        ("Tab", "Tab"),
-        ("⇧Tab", "Shift-Tab"),
-        ("Enter", "Enter"),
-    ],
-    &[("←", "Left"), ("↑", "Up"), ("↓", "Down"), ("→", "Right")],
-    &[
-        ("Ctrl-C", "Ctrl-C"),
-        ("Ctrl-O", "Ctrl-O"),
-        ("Space", "Space"),
-    ],
-];
-
-/// One session: what is remembered of it, and its program when one runs.
-struct Entry {
-    record: Record,
-    live: Option<Live>,
-    phase: Phase,
-    /// Why telepty asked the program to end, while it ends.
-    intent: Option<Intent>,
-    crashes: Crashes,
-    last_activity: Instant,
-    /// The usage limit shown last (its reset time as shown).
-    usage_limit: Option<String>,
-}
-
-/// A running program.
-struct Live {
-    session: Session,
-    /// Tells this program's events from an earlier one's of the same session.
-    generation: u64,
-    since: Instant,
-}
-
-/// A session event, tagged with the session's chat, name and program.
-type Tagged = (i64, String, u64, Event);
-
-/// What the bot knows, and how it routes updates; owned by the polling loop.
+/// The Telegram front end of the supervisor: how updates reach it and its notices and
+/// chat operations reach Telegram; owned by the polling loop.
 struct Router {
     bot: Bot,
-    config: Config,
-    profile: Arc<Profile>,
+    sup: Supervisor,
     outbox: Outbox,
-    /// Sessions by chat and name.
-    sessions: BTreeMap<(i64, String), Entry>,
-    active: HashMap<i64, String>,
-    events: mpsc::Sender<Tagged>,
-    generation: u64,
-    started: Instant,
     refused_logged: HashMap<i64, Instant>,
-    ledger: Ledger,
-    /// The registry could not be written: said once, retried at every change.
-    save_failed: bool,
-    /// Directories of deleted sessions offered for deletion.
-    doomed: sessions::Doomed,
-    /// Shutting down: no program starts any more (waiting messages stay in the registry).
-    closing: bool,
     /// Finished downloads of uploads come back here.
     saved: mpsc::Sender<files::Saved>,
     /// Albums being received, by chat and media group.
@@ -142,24 +66,40 @@ struct Router {
     here: Option<(i64, i32)>,
     /// Chats seen to be forum supergroups: `/new` opens a topic there.
     forums: HashSet<i64>,
-    /// Terminals attached to each session (`telepty attach`).
-    attached: HashMap<(i64, String), usize>,
-    /// This run of telepty, in every prompt and file button (see [`crate::core::buttons`]).
-    boot: u32,
     /// The bot's username: `/command@name` for another bot is not telepty's.
     username: Option<String>,
     /// The "Saved" message of each session's current burst of uploads.
-    saved_notes: HashMap<(i64, String), files::SavedNote>,
+    saved_notes: HashMap<SessionId, files::SavedNote>,
     /// Numbers those messages.
     note_serial: u64,
     /// Sessions whose forum topic is being opened (they start when it is).
-    opening: HashSet<(i64, String)>,
+    opening: HashSet<SessionId>,
     /// Telegram's answers to those requests come back here.
     topics: mpsc::Sender<(commands::PendingTopic, Result<i32, String>)>,
 }
 
 /// Runs the bot until SIGINT or SIGTERM.
 pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let signals = shutdown.clone();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm.recv() => {}
+        }
+        signals.cancel();
+    });
+    serve(config, profile, shutdown).await
+}
+
+/// Runs the bot until `shutdown` is cancelled; then the sessions are suspended (each
+/// resumes on its next message), the chat is flushed and the updates handled confirmed.
+pub async fn serve(
+    config: Config,
+    profile: Arc<Profile>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     config.check_for_bot().map_err(|e| anyhow::anyhow!(e))?;
     if config.allow_groups && config.allowed_chats.is_empty() {
         tracing::warn!(
@@ -206,7 +146,6 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         .parse()
         .map_err(|e| anyhow::anyhow!("api_url {:?}: {e}", config.api_url))?;
     let bot = Bot::new(token.expose()).set_api_url(url);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     // The network may be down at boot: wait for it here, never exit for it.
     let mut backoff = Backoff::default();
     let me = loop {
@@ -216,8 +155,7 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
                 let pause = backoff.failed_call(&format!("getMe at {}", config.api_url), &e);
                 let stop = tokio::select! {
                     _ = tokio::time::sleep(pause) => false,
-                    _ = tokio::signal::ctrl_c() => true,
-                    _ = sigterm.recv() => true,
+                    _ = shutdown.cancelled() => true,
                 };
                 if stop {
                     let _ = std::fs::remove_file(control::socket_path(&config.state_dir));
@@ -230,9 +168,9 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         tracing::info!("the Bot API can be reached again");
     }
     tracing::info!(username = ?me.user.username, "connected to the Bot API");
-    let commands: Vec<BotCommand> = COMMANDS
+    let commands: Vec<teloxide::types::BotCommand> = MENU
         .iter()
-        .map(|(c, d)| BotCommand::new(*c, *d))
+        .map(|(c, d)| teloxide::types::BotCommand::new(*c, *d))
         .collect();
     if let Err(e) = bot.set_my_commands(commands).await {
         tracing::warn!("setMyCommands failed: {e}");
@@ -243,38 +181,33 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
             config.sessions_root.display()
         )
     })?;
-    let (events_tx, mut events) = mpsc::channel::<Tagged>(1024);
     let (saved_tx, mut saved) = mpsc::channel::<files::Saved>(64);
     let (topics_tx, mut topics) = mpsc::channel(16);
+    let outbox = Outbox::new(bot.clone(), config.chat_limits(), config.sends_per_second);
+    // Paced per chat by the outbox, with the chat's other sessions.
+    let (sup, mut events) = Supervisor::new(config, profile, Limits::unlimited(), true);
     let mut state = Router {
         bot: bot.clone(),
-        outbox: Outbox::new(bot.clone(), config.chat_limits(), config.sends_per_second),
-        config,
-        profile,
-        sessions: BTreeMap::new(),
-        active: HashMap::new(),
-        events: events_tx,
-        generation: 0,
-        started: Instant::now(),
+        sup,
+        outbox,
         refused_logged: HashMap::new(),
-        ledger: registry.updates,
-        save_failed: false,
-        doomed: sessions::Doomed::new(),
-        closing: false,
         saved: saved_tx,
         albums: HashMap::new(),
         here: None,
         forums: HashSet::new(),
-        attached: HashMap::new(),
-        boot: crate::core::buttons::Stamp::boot_nonce(),
         username: me.user.username.clone(),
         saved_notes: HashMap::new(),
         note_serial: 0,
         opening: HashSet::new(),
         topics: topics_tx,
     };
-    state.restore(registry.sessions).await;
-    let mut poll: Option<Poll> = Some(poll_after(bot.clone(), state.ledger.offset, Duration::ZERO));
+    state.sup.restore(registry).await;
+    state.perform();
+    let mut poll: Option<Poll> = Some(poll_after(
+        bot.clone(),
+        state.sup.ledger.offset,
+        Duration::ZERO,
+    ));
     let mut poll_backoff = Backoff::default();
     // Telegram shows "typing…" for up to 5 s per chat action: renewed while busy.
     let mut typing = tokio::time::interval(TYPING_EVERY);
@@ -283,18 +216,22 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
         tokio::select! {
             _ = typing.tick() => state.show_typing(),
             _ = tick.tick() => {
-                state.tick().await;
+                state.sup.tick().await;
                 state.flush_albums().await;
                 if poll.is_none() {
                     // Polling stopped while the registry could not be written.
-                    state.save();
-                    if !state.save_failed {
+                    state.sup.save();
+                    if !state.sup.save_failed() {
                         tracing::info!("the registry can be written again: taking updates");
-                        poll = Some(poll_after(bot.clone(), state.ledger.offset, Duration::ZERO));
+                        poll = Some(poll_after(bot.clone(), state.sup.ledger.offset, Duration::ZERO));
                     }
                 }
+                state.perform();
             }
-            Some(done) = saved.recv() => state.on_saved(done).await,
+            Some(done) = saved.recv() => {
+                state.on_saved(done).await;
+                state.perform();
+            }
             Some((pending, topic)) = topics.recv() => state.on_topic(pending, topic).await,
             updates = next_poll(&mut poll) => {
                 let mut pause = Duration::ZERO;
@@ -312,18 +249,21 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
                 }
                 // While the registry cannot be written, no update is confirmed: they wait
                 // at Telegram, and nothing handled is forgotten by a restart.
-                poll = if state.save_failed {
+                poll = if state.sup.save_failed() {
                     None
                 } else {
-                    Some(poll_after(bot.clone(), state.ledger.offset, pause))
+                    Some(poll_after(bot.clone(), state.sup.ledger.offset, pause))
                 };
             }
-            Some((chat, name, generation, event)) = events.recv() => {
-                state.on_event(chat, &name, generation, event).await;
+            Some((program, event)) = events.recv() => {
+                state.sup.on_event(program, event).await;
+                state.perform();
             }
-            Some(ask) = control_rx.recv() => state.on_control(ask).await,
-            _ = tokio::signal::ctrl_c() => break,
-            _ = sigterm.recv() => break,
+            Some(ask) = control_rx.recv() => {
+                state.sup.on_control(ask).await;
+                state.perform();
+            }
+            _ = shutdown.cancelled() => break,
         }
     }
     tracing::info!("shutting down: stopping sessions, flushing the chat");
@@ -331,32 +271,32 @@ pub async fn run(config: Config, profile: Arc<Profile>) -> anyhow::Result<()> {
     if let Some(task) = control_task {
         task.abort();
     }
-    let _ = std::fs::remove_file(control::socket_path(&state.config.state_dir));
-    state.closing = true;
-    state.suspend_all().await;
+    let _ = std::fs::remove_file(control::socket_path(&state.sup.config().state_dir));
+    state.sup.suspend_all().await;
+    state.perform();
     // Let the sessions report their end and the outbox empty, within a bound.
     let deadline = tokio::time::Instant::now() + FLUSH_LIMIT;
     while tokio::time::Instant::now() < deadline {
-        let running = state.sessions.values().any(|e| e.live.is_some());
-        if !running && state.outbox.pending() == 0 {
+        if !state.sup.any_live() && state.outbox.pending() == 0 {
             break;
         }
         tokio::select! {
-            Some((chat, name, generation, event)) = events.recv() => {
-                state.on_event(chat, &name, generation, event).await;
+            Some((program, event)) = events.recv() => {
+                state.sup.on_event(program, event).await;
+                state.perform();
             }
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
-    state.save();
-    if state.save_failed {
+    state.sup.save();
+    if state.sup.save_failed() {
         // Not remembered: Telegram gives them again after the restart.
         return Ok(());
     }
     // Confirm the updates handled, so Telegram does not give them again.
     let _ = bot
         .get_updates()
-        .offset(state.ledger.offset as i32)
+        .offset(state.sup.ledger.offset as i32)
         .timeout(0)
         .await;
     Ok(())
@@ -392,7 +332,7 @@ impl Router {
     /// remembered in the same registry write (never twice, never lost).
     async fn take(&mut self, updates: Vec<Update>) {
         let ids: Vec<i64> = updates.iter().map(|u| i64::from(u.id.0)).collect();
-        let admitted = self.ledger.admit(&ids);
+        let admitted = self.sup.ledger.admit(&ids);
         if admitted.reset {
             tracing::warn!(
                 "Telegram started its update ids anew ({} update(s) below the offset): \
@@ -407,18 +347,58 @@ impl Router {
             if handle {
                 self.route(update.kind).await;
             }
-            self.ledger.done(id);
-            self.save();
+            self.sup.ledger.done(id);
+            self.sup.save();
+        }
+    }
+
+    /// What the supervisor asked for, performed on Telegram: answers where the update
+    /// being handled came from, session news in the session's topic.
+    fn perform(&mut self) {
+        for out in self.sup.take_out() {
+            match out {
+                Out::Reply { chat, content } => {
+                    self.outbox.say_with_buttons(self.place(chat), content);
+                }
+                Out::Notice { id, topic, notice } => {
+                    let place = match topic {
+                        Some(topic) if !notice.answers_the_sender() => Place {
+                            chat: id.chat,
+                            topic: Some(topic),
+                        },
+                        _ => self.place(id.chat),
+                    };
+                    self.outbox
+                        .say_with_buttons(place, notice.content(&id.name));
+                }
+                Out::Ops {
+                    program,
+                    topic,
+                    ops,
+                } => {
+                    let place = match topic {
+                        Some(topic) => Place {
+                            chat: program.session.chat,
+                            topic: Some(topic),
+                        },
+                        None => self.place(program.session.chat),
+                    };
+                    for op in ops {
+                        self.outbox.push(place, &program, op);
+                    }
+                }
+                Out::Spoke { chat } => self.outbox.spoke(chat),
+            }
         }
     }
 
     /// `typing…` in every chat (or forum topic) where a session is working.
     fn show_typing(&self) {
         let places: std::collections::BTreeSet<(i64, Option<i32>)> = self
-            .sessions
-            .iter()
+            .sup
+            .sessions()
             .filter(|(_, e)| e.phase == Phase::Busy)
-            .map(|((chat, _), e)| (*chat, e.record.topic))
+            .map(|(id, e)| (id.chat, e.record.topic))
             .collect();
         for (chat, topic) in places {
             use teloxide::payloads::SendChatActionSetters;
@@ -437,9 +417,9 @@ impl Router {
     }
 
     fn allowed(&mut self, user: Option<i64>, chat: i64) -> bool {
-        let ok = user.is_some_and(|u| self.config.allowed_users.contains(&u))
-            && (chat > 0
-                || (self.config.allow_groups && self.config.allowed_chats.contains(&chat)));
+        let config = self.sup.config();
+        let ok = user.is_some_and(|u| config.allowed_users.contains(&u))
+            && (chat > 0 || (config.allow_groups && config.allowed_chats.contains(&chat)));
         if !ok {
             let id = user.unwrap_or(0);
             let now = Instant::now();
@@ -470,6 +450,7 @@ impl Router {
                     }
                     self.here = topic_of(&message).map(|t| (chat, t));
                     self.on_message(chat, &message).await;
+                    self.perform();
                     self.here = None;
                 }
             }
@@ -492,6 +473,7 @@ impl Router {
                         .and_then(topic_of)
                         .map(|t| (chat, t));
                     self.on_button(chat, message, data).await;
+                    self.perform();
                     self.here = None;
                 }
             }
@@ -504,12 +486,8 @@ impl Router {
                     .map(|o| o.keys().map(String::as_str).collect())
                     .unwrap_or_default();
                 let from = kinds.iter().find_map(|k| value[*k]["from"]["id"].as_i64());
-                tracing::error!(
-                    ?kinds,
-                    from,
-                    allowed = from.is_some_and(|u| self.config.allowed_users.contains(&u)),
-                    "an update telepty cannot read"
-                );
+                let allowed = from.is_some_and(|u| self.sup.config().allowed_users.contains(&u));
+                tracing::error!(?kinds, from, allowed, "an update telepty cannot read");
             }
             _ => {}
         }
@@ -527,8 +505,8 @@ impl Router {
     /// where the bot answers now.
     fn place_of(&self, chat: i64, name: &str) -> Place {
         match self
-            .sessions
-            .get(&(chat, name.to_string()))
+            .sup
+            .get(&SessionId::new(chat, name))
             .and_then(|e| e.record.topic)
         {
             Some(topic) => Place {
@@ -544,14 +522,14 @@ impl Router {
     fn current(&self, chat: i64) -> Option<String> {
         if let Some((c, topic)) = self.here {
             let own = self
-                .sessions
-                .iter()
-                .find(|((sc, _), e)| *sc == c && c == chat && e.record.topic == Some(topic));
-            if let Some(((_, name), _)) = own {
-                return Some(name.clone());
+                .sup
+                .sessions()
+                .find(|(id, e)| id.chat == c && c == chat && e.record.topic == Some(topic));
+            if let Some((id, _)) = own {
+                return Some(id.name.clone());
             }
         }
-        self.active.get(&chat).cloned()
+        self.sup.active(chat).map(str::to_string)
     }
 
     /// The session a message goes to: the one whose message it replies to, else the one
@@ -563,18 +541,21 @@ impl Router {
                 .ids
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(key) = ids.session_of(chat, id) {
-                let name = key.split('#').next().unwrap_or(&key).to_string();
-                if self.sessions.contains_key(&(chat, name.clone())) {
-                    return Some(name);
+            if let Some(program) = ids.session_of(chat, id) {
+                if self.sup.contains(&program.session) {
+                    return Some(program.session.name);
                 }
             }
         }
         self.current(chat)
     }
 
-    fn entry(&mut self, chat: i64, name: &str) -> Option<&mut Entry> {
-        self.sessions.get_mut(&(chat, name.to_string()))
+    /// The running program of session `name` of `chat`, if one runs.
+    fn live(&self, chat: i64, name: &str) -> Option<Session> {
+        self.sup
+            .get(&SessionId::new(chat, name))
+            .and_then(Entry::session)
+            .cloned()
     }
 
     async fn on_message(&mut self, chat: i64, message: &Message) {
@@ -595,11 +576,7 @@ impl Router {
             }
             return;
         };
-        if let Some(command) = text.strip_prefix('/') {
-            let (name, rest) = command
-                .split_once(char::is_whitespace)
-                .unwrap_or((command, ""));
-            let (name, to) = name.split_once('@').unwrap_or((name, ""));
+        if let Some((name, to, args)) = crate::session::command::BotCommand::split(text) {
             let ours = to.is_empty()
                 || self
                     .username
@@ -609,7 +586,8 @@ impl Router {
                 // Addressed to another bot in the group: nothing for telepty.
                 return;
             }
-            if self.command(chat, name, rest.trim()).await {
+            if let Some(command) = crate::session::command::BotCommand::parse(name, args) {
+                self.command(chat, command).await;
                 return;
             }
         }
@@ -618,7 +596,9 @@ impl Router {
             self.say(chat, "No session yet: start one with /new NAME.");
             return;
         };
-        self.deliver(chat, &name, text.to_string(), reply_to.is_some())
+        let id = SessionId::new(chat, name);
+        self.sup
+            .deliver(&id, text.to_string(), reply_to.is_some())
             .await;
     }
 
@@ -627,7 +607,8 @@ impl Router {
         let fetch = match ButtonData::decode(data) {
             Some(ButtonData::Key(key)) => return self.press_key(chat, &key).await,
             Some(ButtonData::Session { action, name }) => {
-                return self.on_session_button(chat, action, &name).await;
+                let id = SessionId::new(chat, name);
+                return self.sup.on_session_button(&id, action).await;
             }
             Some(ButtonData::Fetch { .. }) => true,
             Some(ButtonData::Prompt { .. }) => false,
@@ -637,14 +618,7 @@ impl Router {
         let Some(name) = self.target(chat, message) else {
             return self.say(chat, gone);
         };
-        let session = self
-            .entry(chat, &name)
-            .and_then(|e| {
-                e.last_activity = Instant::now();
-                e.live.as_ref()
-            })
-            .map(|l| l.session.clone());
-        let Some(session) = session else {
+        let Some(session) = self.sup.touch(&SessionId::new(chat, &name)) else {
             return self.say(chat, gone);
         };
         // The session's program checks that it drew the button (its stamp) for what is
@@ -665,115 +639,17 @@ impl Router {
         }
     }
 
-    /// A request from the local control socket.
-    async fn on_control(&mut self, ask: ToBot) {
-        match ask {
-            ToBot::List(reply) => {
-                let _ = reply.send(self.infos());
-            }
-            ToBot::Send { name, text, reply } => {
-                let result = match self.find(&name) {
-                    Ok(chat) => {
-                        self.deliver(chat, &name, text, false).await;
-                        self.save();
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(result);
-            }
-            ToBot::Attach { name, reply } => {
-                let chat = match self.find(&name) {
-                    Ok(chat) => chat,
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                        return;
-                    }
-                };
-                // Resumed first, as a message from the chat would resume it.
-                let running = self
-                    .entry(chat, &name)
-                    .is_some_and(|e| e.live.is_some() && e.intent.is_none());
-                if !running {
-                    let looped = self.entry(chat, &name).is_some_and(|e| e.record.crash_loop);
-                    if looped {
-                        let _ = reply.send(Err(format!(
-                            "{name} crashed too often; /restart {name} in the chat first"
-                        )));
-                        return;
-                    }
-                    if !self.start(chat, &name, true).await {
-                        let _ = reply.send(Err(format!("{name} could not be started")));
-                        return;
-                    }
-                }
-                let session = self
-                    .entry(chat, &name)
-                    .and_then(|e| e.live.as_ref())
-                    .map(|l| l.session.clone());
-                match session {
-                    Some(session) => {
-                        tracing::info!(session = %name, chat, "a terminal attached");
-                        *self.attached.entry((chat, name)).or_default() += 1;
-                        let _ = reply.send(Ok((session, chat)));
-                    }
-                    None => {
-                        let _ = reply.send(Err(format!("{name} is not running")));
-                    }
-                }
-            }
-            ToBot::Detached { chat, name } => {
-                tracing::info!(session = %name, chat, "a terminal detached");
-                if let Some(n) = self.attached.get_mut(&(chat, name.clone())) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        self.attached.remove(&(chat, name));
-                    }
-                }
-            }
-        }
-    }
-
-    /// The chat of the one session called `name`.
-    fn find(&self, name: &str) -> Result<i64, String> {
-        let chats: Vec<i64> = self
-            .sessions
-            .keys()
-            .filter(|(_, n)| n == name)
-            .map(|(c, _)| *c)
-            .collect();
-        match chats.as_slice() {
-            [chat] => Ok(*chat),
-            [] => Err(format!("no session {name}; `telepty ls` lists them")),
-            _ => Err(format!(
-                "{} chats have a session {name}; rename one with /delete and /new",
-                chats.len()
-            )),
-        }
-    }
-
-    /// Every session, for `telepty ls`.
-    fn infos(&self) -> Vec<SessionInfo> {
-        self.sessions
-            .iter()
-            .map(|((chat, name), e)| SessionInfo {
-                name: name.clone(),
-                chat: *chat,
-                state: e.phase.as_str().to_string(),
-                dir: e.record.dir.display().to_string(),
-                attached: self.attached_to(*chat, name),
-                active: self.active.get(chat) == Some(name),
-                idle_secs: e.last_activity.elapsed().as_secs(),
-            })
-            .collect()
-    }
-
-    /// How many terminals are attached to session `name` of `chat`.
-    fn attached_to(&self, chat: i64, name: &str) -> usize {
-        self.attached
-            .get(&(chat, name.to_string()))
-            .copied()
-            .unwrap_or(0)
+    /// A key of the `/keys` keypad, for the current session.
+    async fn press_key(&mut self, chat: i64, key: &str) {
+        let Some(name) = self.current(chat) else {
+            return;
+        };
+        let Ok(key) = key.parse::<crate::term::keys::Key>() else {
+            return;
+        };
+        self.sup
+            .press_keys(&SessionId::new(chat, name), vec![key])
+            .await;
     }
 
     /// The bot's own message, where it answers now (see [`Router::place`]).
@@ -784,11 +660,6 @@ impl Router {
     /// The bot's own message about session `name`, in its topic if it has one.
     fn say_for(&self, chat: i64, name: &str, html: &str) {
         self.outbox.say(self.place_of(chat, name), html);
-    }
-
-    /// As [`Router::say_for`], without a notification sound.
-    fn say_quietly_for(&self, chat: i64, name: &str, html: &str) {
-        self.outbox.say_quietly(self.place_of(chat, name), html);
     }
 }
 
@@ -805,16 +676,4 @@ fn topic_of(message: &Message) -> Option<i32> {
     } else {
         None
     }
-}
-
-/// This process's resident memory, from /proc.
-fn memory() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(|l| l.trim_start_matches("VmRSS:").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }

@@ -24,12 +24,14 @@ use teloxide::types::{
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::sync::mpsc;
 
-use crate::chat::model::plain;
 use crate::core::ops::{Attachment, AttachmentKind, Content, MessageId, Operation};
 use crate::core::pacer::{Limits, Pacer};
+use crate::core::render::html::plain;
+use crate::session::ProgramId;
 
-/// Which session a bridge message belongs to (bridge ids are per session).
-pub type SessionKey = String;
+/// Which program run a bridge message belongs to (bridge ids are per run; run 0 is
+/// telepty's own messages about the session, such as "📎 Saved …").
+pub type SessionKey = ProgramId;
 
 /// Where a message goes: a chat and, in a forum supergroup, a topic of it. All topics of
 /// a chat share the chat's pacer (Telegram counts a forum as one chat).
@@ -134,8 +136,8 @@ impl Outbox {
     }
 
     /// Queues an operation of `session`, whose messages go to `place`.
-    pub fn push(&self, place: Place, session: &str, op: Operation) {
-        let session = session.to_string();
+    pub fn push(&self, place: Place, session: &ProgramId, op: Operation) {
+        let session = session.clone();
         let job = match op {
             Operation::Send(id, content) | Operation::Edit(id, content) => Job::Set {
                 session,
@@ -347,10 +349,10 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                             next += 1;
                             next - 1
                         });
-                        (pid, Some(content), session, topic)
+                        (pid, Some(content), Some(session), topic)
                     }
                     Job::Delete { session, id } => match ids.get(&(session.clone(), id)) {
-                        Some(pid) => (*pid, None, session, None),
+                        Some(pid) => (*pid, None, Some(session), None),
                         None => {
                             outbox.taken(chat);
                             continue;
@@ -359,7 +361,7 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                     Job::Say(content, topic) => {
                         next += 1;
                         urgent = true;
-                        (next - 1, Some(content), String::new(), topic)
+                        (next - 1, Some(content), None, topic)
                     }
                     Job::Spoke => {
                         pacer.user_spoke(now());
@@ -367,7 +369,9 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                         continue;
                     }
                 };
-                sessions.insert(id, session);
+                if let Some(session) = session {
+                    sessions.insert(id, session);
+                }
                 if let Some(topic) = topic {
                     topics.insert(id, topic);
                 }
@@ -413,7 +417,7 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                         pacer.retry_after(op, now() + wait);
                         continue;
                     }
-                    let session = sessions.get(&op.id()).cloned().unwrap_or_default();
+                    let session = sessions.get(&op.id()).cloned();
                     let place = Place { chat, topic: topics.get(&op.id()).copied() };
                     let done = perform(&outbox, place, &op, telegram.get(&op.id()).copied()).await;
                     if unreachable.is_some() && !matches!(done, Done::Unreachable) {
@@ -428,8 +432,10 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                                 skipped_total = 0;
                             }
                             telegram.insert(op.id(), tg);
-                            let mut shared = outbox.ids.lock().unwrap_or_else(PoisonError::into_inner);
-                            shared.to_session.insert((chat, tg), session);
+                            if let Some(session) = session {
+                                let mut shared = outbox.ids.lock().unwrap_or_else(PoisonError::into_inner);
+                                shared.to_session.insert((chat, tg), session);
+                            }
                         }
                         Done::Ok => {}
                         Done::Deleted => {

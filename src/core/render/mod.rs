@@ -280,10 +280,7 @@ impl Render {
         if messages.len() > LONG_ANSWER_MESSAGES {
             // Too long to read as a stream of messages: its beginning, and the whole of it
             // as a document.
-            let whole: Vec<String> = messages
-                .iter()
-                .map(|m| crate::chat::model::plain(m))
-                .collect();
+            let whole: Vec<String> = messages.iter().map(|m| html::plain(m)).collect();
             let whole = whole.join("\n\n");
             let id = self.new_id();
             pacer.set(id, loud(messages[0].clone(), vec![]), true);
