@@ -2,7 +2,8 @@
 //!
 //! profile (what screen lines mean, as data) → [`view`] (what the screen means now) →
 //! [`render`] (what the chat should show) → [`pacer`] (when it may go out), driven per
-//! session by [`pipeline`]. [`ops`] is the vocabulary they hand on: messages, buttons
+//! session by [`pipeline`]; [`typing`] says when a message's text and its Enter go.
+//! [`ops`] is the vocabulary they hand on: messages, buttons
 //! and the operations that send, edit and delete them.
 //!
 //! The core never does I/O: no tokio I/O, no teloxide, no PTY. It runs the same under
@@ -14,4 +15,5 @@ pub mod pacer;
 pub mod pipeline;
 pub mod profile;
 pub mod render;
+pub mod typing;
 pub mod view;

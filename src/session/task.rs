@@ -6,7 +6,6 @@
 //! runtime (output is parsed and pictures drawn on the blocking pool), and the clock is
 //! the task's own (time since the session started).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,26 +16,16 @@ use crate::core::ops::Operation;
 use crate::core::pacer::Limits;
 use crate::core::pipeline::Pipeline;
 use crate::core::profile::{Profile, ViewKind};
+use crate::core::typing::{Step, Typist};
 use crate::core::view::State;
 use crate::term::keys::{paste_bytes, Key};
 use crate::term::pty::{Command, ExitInfo, Pty};
 use crate::term::screen::Size;
 
-/// Claude Code takes an Enter that arrives in the same burst as text for a newline; the
-/// Enter that sends goes this long after the text.
-pub const ENTER_GAP: Duration = Duration::from_millis(150);
-
-/// How long the Enter waits for the typed text to show on the screen. A program that is
-/// busy (Claude Code starting) reads the text and a later Enter in one burst and takes
-/// the Enter for a newline: the message would sit unsent in its input box. Once the text
-/// is drawn, the program has read it, and the Enter comes on its own.
-const ECHO_WAIT: Duration = Duration::from_secs(5);
 /// The largest terminal an attached terminal may lend the session (a bigger one is
 /// clamped): 500×300 cells is more than any real screen.
 pub const MAX_COLS: u16 = 500;
 pub const MAX_ROWS: u16 = 300;
-/// How often the screen is looked at for the echo meanwhile.
-const ECHO_POLL: Duration = Duration::from_millis(50);
 
 /// What a session is asked to do.
 #[derive(Debug)]
@@ -234,7 +223,6 @@ async fn run(
 ) {
     let start = Instant::now();
     let now = || start.elapsed();
-    let mut enter_at: Option<Duration> = None;
     let mut output_open = true;
     let mut inbox_open = true;
     let mut exit: Option<ExitInfo> = None;
@@ -247,12 +235,11 @@ async fn run(
     };
     let _ = events.send(Event::Activity(activity)).await;
     let mut usage_limit: Option<String> = None;
-    // Messages wait here while an earlier one's Enter is still due (else two quick
-    // messages would become one).
-    let mut typing: VecDeque<String> = VecDeque::new();
-    // What of the typed text must show on the screen before its Enter goes, and until
-    // when it is waited for.
-    let mut echo: Option<(String, Duration)> = None;
+    // The text of each message, then its Enter (see `core::typing`).
+    let mut typist = {
+        let profile = pipeline.profile();
+        Typist::new(profile.enter_gap, profile.echo_wait, !mirror)
+    };
     // When the prompt on screen appeared, and the keys of a button pressed too soon after
     // (held until the prompt takes keys: the profile's `prompt_settle`).
     let mut prompt_since: Option<Duration> = None;
@@ -275,7 +262,7 @@ async fn run(
     loop {
         let deadline = [
             pipeline.next_deadline(),
-            enter_at,
+            typist.deadline(),
             held.as_ref().map(|h| h.0),
         ]
         .into_iter()
@@ -335,12 +322,8 @@ async fn run(
                 Some(Request::Text(text)) => {
                     // Text, never keys: escapes and control characters go here.
                     let text = crate::term::keys::typed_text(&text);
-                    if enter_at.is_some() {
-                        typing.push_back(text);
-                    } else {
-                        echo = (!mirror).then(|| echo_of(&text)).flatten().map(|e| (e, now() + ECHO_WAIT));
-                        send(type_text(&pty, &mut pipeline, now(), text)).await;
-                        enter_at = Some(now() + ENTER_GAP);
+                    if let Some(step) = typist.message(now(), text) {
+                        send(perform(&pty, &mut pipeline, now(), step)).await;
                     }
                 }
                 Some(Request::Keys(keys)) => {
@@ -416,20 +399,10 @@ async fn run(
                         pty.write(&bytes);
                     }
                 }
-                let unechoed = echo.as_ref().is_some_and(|(needle, until)| {
-                    now() < *until && !shows(&pipeline.screen().text(), needle)
-                });
-                if enter_at.is_some_and(|at| now() >= at) && unechoed {
-                    enter_at = Some(now() + ECHO_POLL);
-                } else if enter_at.is_some_and(|at| now() >= at) {
-                    enter_at = None;
-                    echo = None;
-                    pty.write(b"\r");
-                    send(pipeline.input(now(), b"\r")).await;
-                    if let Some(text) = typing.pop_front() {
-                        echo = (!mirror).then(|| echo_of(&text)).flatten().map(|e| (e, now() + ECHO_WAIT));
-                        send(type_text(&pty, &mut pipeline, now(), text)).await;
-                        enter_at = Some(now() + ENTER_GAP);
+                if typist.deadline().is_some_and(|at| now() >= at) {
+                    let screen = pipeline.screen().text();
+                    for step in typist.due(now(), &screen) {
+                        send(perform(&pty, &mut pipeline, now(), step)).await;
                     }
                 }
                 send(pipeline.advance(now())).await;
@@ -444,7 +417,7 @@ async fn run(
             _ if mirror => Activity::Ready,
             State::Starting | State::Exited(_) => Activity::Starting,
             // Still typing a message (its Enter not sent yet): not idle.
-            State::Idle if enter_at.is_some() || !typing.is_empty() => Activity::Busy,
+            State::Idle if typist.is_typing() => Activity::Busy,
             State::Idle => Activity::Ready,
             State::Busy(_) => Activity::Busy,
             State::Waiting => Activity::Waiting,
@@ -513,36 +486,20 @@ async fn feed(
     }
 }
 
-/// What of a typed message shows in the program's input box once it has read it: its
-/// last few characters, blanks left out (the box wraps and indents). None for a paste
-/// (Claude Code shows "[Pasted text]" instead) or a text of blanks.
-fn echo_of(text: &str) -> Option<String> {
-    if text.contains('\n') {
-        return None;
-    }
-    let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
-    (!tail.is_empty()).then_some(tail)
-}
-
-/// Whether `screen` shows `needle` (blanks left out of both).
-fn shows(screen: &str, needle: &str) -> bool {
-    let screen: String = screen.chars().filter(|c| !c.is_whitespace()).collect();
-    screen.contains(needle)
-}
-
-/// Types `text` (pasted when it has several lines and the program asked for bracketed
-/// paste); the Enter that sends it comes [`ENTER_GAP`] later.
-fn type_text(
+/// Performs a typing step: a message's text (pasted when it has several lines and the
+/// program asked for bracketed paste), or the Enter that sends it.
+fn perform(
     pty: &Pty,
     pipeline: &mut Pipeline,
     now: Duration,
-    text: String,
+    step: Step,
 ) -> Vec<crate::core::ops::TimedOp> {
-    let bytes = if text.contains('\n') {
-        paste_bytes(&text, pipeline.screen().bracketed_paste())
-    } else {
-        text.into_bytes()
+    let bytes = match step {
+        Step::Text(text) if text.contains('\n') => {
+            paste_bytes(&text, pipeline.screen().bracketed_paste())
+        }
+        Step::Text(text) => text.into_bytes(),
+        Step::Enter => b"\r".to_vec(),
     };
     pty.write(&bytes);
     pipeline.input(now, &bytes)
@@ -573,23 +530,5 @@ fn ending(pipeline: &Pipeline, info: &ExitInfo) -> Ending {
         info: info.clone(),
         last_lines,
         session_id,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_enter_waits_for_the_end_of_the_text_in_the_input_box() {
-        let needle = echo_of("Where does the deploy key live?").unwrap();
-        assert_eq!(needle, "ylive?");
-        // Wrapped and indented in the box, it is found; before it is typed, it is not.
-        assert!(shows("❯ Where does the deploy key li\n  ve?\n", &needle));
-        assert!(!shows("❯ Where does the deploy k\n", &needle));
-        // A paste shows as "[Pasted text]", and blanks show nothing: no wait.
-        assert_eq!(echo_of("line one\nline two"), None);
-        assert_eq!(echo_of("   "), None);
-        assert_eq!(echo_of("hi"), Some("hi".into()));
     }
 }

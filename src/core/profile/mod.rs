@@ -44,7 +44,16 @@ struct InputFile {
     /// Milliseconds a prompt must have been on screen before it takes keys.
     #[serde(default)]
     prompt_settle_ms: u64,
+    /// Milliseconds between a message's text and its Enter, at least.
+    enter_gap_ms: Option<u64>,
+    /// Milliseconds the Enter waits at most for the text to show on the screen.
+    echo_wait_ms: Option<u64>,
 }
+
+/// Between a message's text and its Enter when the profile does not say.
+const ENTER_GAP: std::time::Duration = std::time::Duration::from_millis(150);
+/// How long the Enter waits for the text's echo when the profile does not say.
+const ECHO_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the screen says about files.
 #[derive(Debug, Default, Deserialize)]
@@ -216,6 +225,12 @@ pub struct Profile {
     /// sooner has its keys held until then (Claude Code ignores keys that come right
     /// after it draws a prompt, against accidental answers).
     pub prompt_settle: std::time::Duration,
+    /// The Enter of a message comes at least this long after its text (Claude Code
+    /// takes an Enter in the same burst as the text for a newline).
+    pub enter_gap: std::time::Duration,
+    /// How long the Enter waits at most for the text to show in the input box (see
+    /// [`crate::core::typing`]).
+    pub echo_wait: std::time::Duration,
 }
 
 /// What the profile knows about starting the program again and about its limits.
@@ -299,6 +314,8 @@ impl Profile {
             lifecycle: Lifecycle::default(),
             written_file: None,
             prompt_settle: std::time::Duration::ZERO,
+            enter_gap: ENTER_GAP,
+            echo_wait: ECHO_WAIT,
         }
     }
 
@@ -361,6 +378,14 @@ impl Profile {
             },
             written_file,
             prompt_settle: std::time::Duration::from_millis(file.input.prompt_settle_ms),
+            enter_gap: file
+                .input
+                .enter_gap_ms
+                .map_or(ENTER_GAP, std::time::Duration::from_millis),
+            echo_wait: file
+                .input
+                .echo_wait_ms
+                .map_or(ECHO_WAIT, std::time::Duration::from_millis),
         })
     }
 
