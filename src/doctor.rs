@@ -4,10 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::core::profile::{Profile, Program};
 use crate::session::registry::Registry;
-
-/// The Claude Code version the project's fixtures and end-to-end tests use.
-pub const TESTED_CLAUDE_CODE: &str = include_str!("../fixtures/claude-code/VERSION");
 
 /// One check: passed, or what to do about it.
 pub struct Finding {
@@ -36,7 +34,7 @@ impl Finding {
 }
 
 /// Every check, in order; the Bot API is asked (`getMe`) when a token is set.
-pub async fn examine(config: &Config) -> Vec<Finding> {
+pub async fn examine(config: &Config, profile: &Profile) -> Vec<Finding> {
     let mut out = Vec::new();
     out.push(if config.allowed_users.is_empty() {
         Finding::bad(
@@ -65,7 +63,7 @@ pub async fn examine(config: &Config) -> Vec<Finding> {
              keeps it out of environments and configuration listings",
         ));
     }
-    out.push(program(&config.command));
+    out.push(program(&config.command, &profile.program));
     out.push(writable("sessions_root", &config.sessions_root));
     out.push(writable("state_dir", &config.state_dir));
     if let Some(why) = crate::guard::not_private(&config.state_dir, "state_dir") {
@@ -105,27 +103,26 @@ async fn get_me(api_url: &str, token: &str) -> Finding {
     }
 }
 
-/// The program is on PATH, and its version (for Claude Code: against the tested one).
-fn program(command: &[String]) -> Finding {
+/// The program is on PATH, and its version (for the profile's program: against the one
+/// the profile was tested with).
+fn program(command: &[String], program: &Program) -> Finding {
     let Some(name) = command.first() else {
         return Finding::bad("no command", "set command (or TELEPTY_COMMAND)");
     };
     let Some(path) = crate::term::pty::locate(name) else {
         return Finding::bad(
             format!("{name} is not on PATH"),
-            if name == "claude" {
-                "install Claude Code (npm install -g @anthropic-ai/claude-code) or set command \
-                 to its path"
-                    .to_string()
-            } else {
-                format!("install {name} or set command to its path")
+            match program.missing_hint(name) {
+                Some(hint) => format!("{hint} or set command to its path"),
+                None => format!("install {name} or set command to its path"),
             },
         );
     };
-    if !name.ends_with("claude") {
+    let ours = program.binary.as_deref().is_some_and(|b| name.ends_with(b));
+    let Some(tested) = program.tested_version.as_deref().filter(|_| ours) else {
         return Finding::ok(format!("{name}: {}", path.display()));
-    }
-    let tested = TESTED_CLAUDE_CODE.trim();
+    };
+    let title = &program.title;
     let version = std::process::Command::new(&path)
         .arg("--version")
         .stdin(std::process::Stdio::null())
@@ -134,15 +131,15 @@ fn program(command: &[String]) -> Finding {
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
         .and_then(|v| v.split_whitespace().next().map(str::to_string));
     match version {
-        Some(v) if v == tested => Finding::ok(format!("Claude Code {v} (the tested version)")),
+        Some(v) if v == tested => Finding::ok(format!("{title} {v} (the tested version)")),
         Some(v) => Finding::ok(format!(
-            "Claude Code {v} at {} (tested with {tested}; a different UI may need a profile \
+            "{title} {v} at {} (tested with {tested}; a different UI may need a profile \
              update: see docs/chat.md)",
             path.display()
         )),
         None => Finding::bad(
             format!("{} --version gave no version", path.display()),
-            "check that Claude Code runs on this machine",
+            format!("check that {title} runs on this machine"),
         ),
     }
 }
@@ -168,13 +165,28 @@ mod tests {
 
     #[test]
     fn a_missing_program_and_an_unwritable_directory_say_what_to_fix() {
-        let f = program(&["telepty-no-such-program".into()]);
+        let claude = Profile::claude().program;
+        let f = program(&["telepty-no-such-program".into()], &claude);
         assert!(!f.ok && f.fix.contains("install"), "{}", f.what);
-        let f = program(&["sh".into()]);
+        let f = program(&["/nowhere/telepty-test/claude".into()], &claude);
+        assert!(
+            f.fix.contains("npm install -g @anthropic-ai/claude-code"),
+            "{}",
+            f.fix
+        );
+        let f = program(&["sh".into()], &claude);
         assert!(f.ok, "{}", f.what);
         let f = writable("state_dir", Path::new("/proc/telepty"));
         assert!(!f.ok && f.fix.contains("state_dir"), "{}", f.what);
         let dir = tempfile::tempdir().unwrap();
         assert!(writable("sessions_root", &dir.path().join("new")).ok);
+    }
+
+    #[test]
+    fn the_claude_profile_was_tested_with_the_pinned_claude_code() {
+        let pinned = include_str!("../fixtures/claude-code/VERSION").trim();
+        let program = Profile::claude().program;
+        assert_eq!(program.tested_version.as_deref(), Some(pinned));
+        assert_eq!(program.binary.as_deref(), Some("claude"));
     }
 }

@@ -276,8 +276,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Doctor { config } => {
             let env = Config::process_env();
             let config = Config::load(config.as_deref(), &env)?;
+            let profile = load_profile(&config.profile)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            let findings = runtime.block_on(telepty::doctor::examine(&config));
+            let findings = runtime.block_on(telepty::doctor::examine(&config, &profile));
             let mut ok = true;
             for f in &findings {
                 if f.ok {

@@ -50,6 +50,9 @@ pub struct Command {
     /// `LANG` for the child; `C.UTF-8` when not set.
     pub lang: Option<String>,
     pub size: Size,
+    /// What to tell the user when the program is not found ("install Claude Code (npm
+    /// install -g …)"; the profile knows).
+    pub missing_hint: Option<String>,
 }
 
 impl Command {
@@ -61,6 +64,7 @@ impl Command {
             env: Vec::new(),
             lang: None,
             size: Size::new(100, 30),
+            missing_hint: None,
         }
     }
 
@@ -174,11 +178,9 @@ impl Pty {
         // PATH of its own).
         let own_path = command.env.iter().any(|(k, _)| k == "PATH");
         if !own_path && locate(&command.program).is_none() {
-            let hint = if command.program == "claude" {
-                "install Claude Code (npm install -g @anthropic-ai/claude-code), or name \
-                 another program"
-            } else {
-                "install it, or give its full path"
+            let hint = match &command.missing_hint {
+                Some(hint) => format!("{hint}, or name another program"),
+                None => "install it, or give its full path".into(),
             };
             anyhow::bail!(
                 "cannot start {:?}: it is not on PATH; {hint}",

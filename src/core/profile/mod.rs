@@ -35,6 +35,18 @@ struct ProfileFile {
     files: FilesFile,
     #[serde(default)]
     input: InputFile,
+    #[serde(default)]
+    program: ProgramFile,
+}
+
+/// What the program is called and how it is installed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProgramFile {
+    title: Option<String>,
+    binary: Option<String>,
+    install: Option<String>,
+    tested_version: Option<String>,
 }
 
 /// How the program takes input.
@@ -73,6 +85,7 @@ struct LifecycleFile {
     resume_id: Vec<String>,
     session_id: Option<String>,
     usage_limit: Option<String>,
+    continue_text: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,6 +244,40 @@ pub struct Profile {
     /// How long the Enter waits at most for the text to show in the input box (see
     /// [`crate::core::typing`]).
     pub echo_wait: std::time::Duration,
+    pub program: Program,
+}
+
+/// What the program is called and how it is installed, for what telepty says about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    /// How the chat names it ("Claude Code"; "the program" when the profile does not say).
+    pub title: String,
+    /// The command name it is installed as (`claude`).
+    pub binary: Option<String>,
+    /// How to install it (`npm install -g …`).
+    pub install: Option<String>,
+    /// The version its profile was made and tested with.
+    pub tested_version: Option<String>,
+}
+
+impl Default for Program {
+    fn default() -> Program {
+        Program {
+            title: "the program".into(),
+            binary: None,
+            install: None,
+            tested_version: None,
+        }
+    }
+}
+
+impl Program {
+    /// What to do when `name` is not found: install the profile's program, or another.
+    pub fn missing_hint(&self, name: &str) -> Option<String> {
+        let install = self.install.as_deref()?;
+        let ours = self.binary.as_deref().is_some_and(|b| name.ends_with(b));
+        ours.then(|| format!("install {} ({install})", self.title))
+    }
 }
 
 /// What the profile knows about starting the program again and about its limits.
@@ -243,6 +290,9 @@ pub struct Lifecycle {
     /// Finds the conversation's id (a group named `id`) on the screen the program
     /// leaves behind.
     pub session_id: Option<Regex>,
+    /// Typed when a usage limit has reset, to go on with the turn it stopped (without
+    /// it, no "continue when it resets" is offered).
+    pub continue_text: Option<String>,
     /// A screen line saying a usage limit was hit; the group `reset` says when it ends.
     pub usage_limit: Option<Regex>,
 }
@@ -316,6 +366,7 @@ impl Profile {
             prompt_settle: std::time::Duration::ZERO,
             enter_gap: ENTER_GAP,
             echo_wait: ECHO_WAIT,
+            program: Program::default(),
         }
     }
 
@@ -375,6 +426,7 @@ impl Profile {
                 resume_id: file.lifecycle.resume_id,
                 session_id,
                 usage_limit,
+                continue_text: file.lifecycle.continue_text,
             },
             written_file,
             prompt_settle: std::time::Duration::from_millis(file.input.prompt_settle_ms),
@@ -386,6 +438,15 @@ impl Profile {
                 .input
                 .echo_wait_ms
                 .map_or(ECHO_WAIT, std::time::Duration::from_millis),
+            program: Program {
+                title: file
+                    .program
+                    .title
+                    .unwrap_or_else(|| Program::default().title),
+                binary: file.program.binary,
+                install: file.program.install,
+                tested_version: file.program.tested_version,
+            },
         })
     }
 

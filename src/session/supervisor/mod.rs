@@ -342,7 +342,8 @@ impl Supervisor {
                 }
                 if busy {
                     // Claude Code queues what is typed while it works; say so.
-                    self.notice(id, Notice::Queued);
+                    let program = self.profile.program.title.clone();
+                    self.notice(id, Notice::Queued { program });
                 }
             }
             Phase::Starting | Phase::Stopping => entry.record.pending.push(text),
@@ -419,9 +420,10 @@ impl Supervisor {
         let started = std::fs::create_dir_all(&dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))
             .and_then(|()| {
-                let command = Command::new(&args[0], &dir)
+                let mut command = Command::new(&args[0], &dir)
                     .args(args[1..].iter().cloned())
                     .size(self.config.pty_size);
+                command.missing_hint = self.profile.program.missing_hint(&args[0]);
                 let (tx, rx) = mpsc::channel(256);
                 let session =
                     Session::spawn(command, self.profile.clone(), self.limits, stamp, tx)?;
@@ -606,8 +608,11 @@ impl Supervisor {
             if let Some(entry) = self.sessions.get_mut(&id) {
                 entry.record.continue_at = None;
             }
-            self.notice(&id, Notice::LimitReset);
-            self.deliver(&id, "continue".into(), false).await;
+            let Some(text) = self.profile.lifecycle.continue_text.clone() else {
+                continue;
+            };
+            self.notice(&id, Notice::LimitReset { text: text.clone() });
+            self.deliver(&id, text, false).await;
             self.save();
         }
     }
@@ -681,7 +686,14 @@ impl Supervisor {
             Event::UsageLimit(reset) if current => {
                 entry.usage_limit = Some(reset.clone());
                 let id = id.clone();
-                self.notice(&id, Notice::UsageLimit { reset });
+                let can_continue = self.profile.lifecycle.continue_text.is_some();
+                self.notice(
+                    &id,
+                    Notice::UsageLimit {
+                        reset,
+                        can_continue,
+                    },
+                );
             }
             Event::Ended(ending) if current => {
                 let id = id.clone();
@@ -810,7 +822,9 @@ impl Supervisor {
                         entry.record.continue_at = Some(at.as_second().max(0) as u64);
                         let local = at.to_zoned(now.time_zone().clone());
                         let at = local.strftime("%H:%M %Z").to_string();
-                        self.notice(id, Notice::ContinueAt { at });
+                        let text = self.profile.lifecycle.continue_text.clone();
+                        let text = text.unwrap_or_default();
+                        self.notice(id, Notice::ContinueAt { at, text });
                         self.save();
                     }
                     None => self.reply(

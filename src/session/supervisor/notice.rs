@@ -46,12 +46,13 @@ pub enum Notice {
         error: String,
         dropped: usize,
     },
-    /// The screen shows a usage limit that resets at `reset` (as shown).
-    UsageLimit { reset: String },
-    /// "continue" will be typed at `at` (local time).
-    ContinueAt { at: String },
-    /// The usage limit has reset: "continue" is typed now.
-    LimitReset,
+    /// The screen shows a usage limit that resets at `reset` (as shown); the profile
+    /// says what to type to go on (`can_continue`: a button schedules it).
+    UsageLimit { reset: String, can_continue: bool },
+    /// `text` ("continue") will be typed at `at` (local time).
+    ContinueAt { at: String, text: String },
+    /// The usage limit has reset: `text` ("continue") is typed now.
+    LimitReset { text: String },
     /// `/delete`: forgotten; `kept_dir` is offered for deletion.
     Deleted {
         waiting: usize,
@@ -59,8 +60,9 @@ pub enum Notice {
     },
     /// The user's message waits until the prompt on screen is answered.
     Held,
-    /// The user's message was typed while the program works: it reads it afterwards.
-    Queued,
+    /// The user's message was typed while the program (named so) works: it reads it
+    /// afterwards.
+    Queued { program: String },
     /// The session is in a crash loop: the user's message was not delivered.
     CrashLoopRefused,
 }
@@ -71,7 +73,10 @@ impl Notice {
     pub fn answers_the_sender(&self) -> bool {
         matches!(
             self,
-            Notice::Held | Notice::Queued | Notice::CrashLoopRefused | Notice::ContinueAt { .. }
+            Notice::Held
+                | Notice::Queued { .. }
+                | Notice::CrashLoopRefused
+                | Notice::ContinueAt { .. }
         )
     }
 
@@ -181,28 +186,35 @@ impl Notice {
                 }
                 text
             }
-            Notice::UsageLimit { reset } => {
-                buttons = vec![vec![button(
-                    "▶ Continue when it resets",
-                    SessionAction::Continue,
-                    name,
-                )]];
+            Notice::UsageLimit {
+                reset,
+                can_continue,
+            } => {
+                if *can_continue {
+                    buttons = vec![vec![button(
+                        "▶ Continue when it resets",
+                        SessionAction::Continue,
+                        name,
+                    )]];
+                }
                 format!(
                     "⏸ <b>{n}</b> hit a usage limit; it resets {}.",
                     escape(reset)
                 )
             }
-            Notice::ContinueAt { at } => {
+            Notice::ContinueAt { at, text } => {
                 silent = true;
                 buttons = vec![vec![button("Cancel", SessionAction::NoContinue, name)]];
                 format!(
-                    "⏰ At {} telepty will type “continue” into <b>{n}</b>.",
-                    escape(at)
+                    "⏰ At {} telepty will type “{}” into <b>{n}</b>.",
+                    escape(at),
+                    escape(text)
                 )
             }
-            Notice::LimitReset => {
-                format!("▶ The usage limit has reset: typing “continue” into <b>{n}</b>.")
-            }
+            Notice::LimitReset { text } => format!(
+                "▶ The usage limit has reset: typing “{}” into <b>{n}</b>.",
+                escape(text)
+            ),
             Notice::Deleted { waiting, kept_dir } => {
                 let mut text = format!("🗑 <b>{n}</b> deleted.");
                 if *waiting > 0 {
@@ -227,9 +239,12 @@ impl Notice {
                  answered (its buttons, or /esc). To type into the prompt itself, reply to it."
                     .into()
             }
-            Notice::Queued => {
+            Notice::Queued { program } => {
                 silent = true;
-                "⏳ Queued: Claude will read it when the current turn ends.".into()
+                format!(
+                    "⏳ Queued: {} will read it when the current turn ends.",
+                    escape(program)
+                )
             }
             Notice::CrashLoopRefused => format!(
                 "<b>{n}</b> ended {CRASH_LOOP_EXITS} times within a minute, so telepty stopped \
@@ -264,6 +279,7 @@ mod tests {
     fn a_session_name_is_escaped_and_buttons_name_their_session() {
         let content = Notice::UsageLimit {
             reset: "3pm".into(),
+            can_continue: true,
         }
         .content("a<b");
         assert!(content.text.contains("<b>a&lt;b</b>"), "{}", content.text);
@@ -303,7 +319,10 @@ mod tests {
     #[test]
     fn news_goes_to_the_session_and_answers_to_the_sender() {
         assert!(Notice::Held.answers_the_sender());
-        assert!(!Notice::LimitReset.answers_the_sender());
+        let reset = Notice::LimitReset {
+            text: "continue".into(),
+        };
+        assert!(!reset.answers_the_sender());
         assert!(!Notice::Resuming { how: "x".into() }.answers_the_sender());
         assert!(Notice::Resuming { how: "x".into() }.content("s").silent);
     }
