@@ -27,7 +27,7 @@ use crate::core::ops::{Button, Content, MessageId, Operation};
 use crate::core::pacer::Limits;
 use crate::core::profile::Profile;
 use crate::core::render::html::plain;
-use crate::session::command::{BotCommand, End, KEYPAD, MENU};
+use crate::session::command::{keypad, BotCommand, End, MENU};
 use crate::session::dirs::Chosen;
 use crate::session::supervisor::{Entry, Notice, Out, Supervisor};
 use crate::session::{ProgramId, SessionId};
@@ -425,17 +425,7 @@ async fn command_line(
             }
         }
         BotCommand::Keys(_) => {
-            let buttons = KEYPAD
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|(label, key)| Button {
-                            text: label.to_string(),
-                            data: ButtonData::Key(key.to_string()).encode(),
-                        })
-                        .collect()
-                })
-                .collect();
+            let buttons = keypad();
             let content = Content {
                 text: "Keys for the active session:".into(),
                 buttons,

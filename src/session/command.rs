@@ -2,6 +2,9 @@
 //! console all read it. Any other `/command` is not telepty's and is typed into the
 //! session (Claude Code's `/compact`, `/model` …).
 
+use crate::core::buttons::ButtonData;
+use crate::core::ops::Button;
+
 /// One of telepty's commands, with its arguments as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BotCommand {
@@ -75,7 +78,7 @@ pub const MENU: &[(&str, &str)] = &[
 ];
 
 /// The keypad of `/keys`: label and key.
-pub const KEYPAD: &[&[(&str, &str)]] = &[
+const KEYPAD: &[&[(&str, &str)]] = &[
     &[
         ("Esc", "Esc"),
         ("Tab", "Tab"),
@@ -128,6 +131,21 @@ impl BotCommand {
         let (name, to) = name.split_once('@').unwrap_or((name, ""));
         Some((name, to, rest.trim()))
     }
+}
+
+/// The keypad of `/keys` as buttons (each presses its key in the current session).
+pub fn keypad() -> Vec<Vec<Button>> {
+    KEYPAD
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|(label, key)| Button {
+                    text: label.to_string(),
+                    data: ButtonData::Key(key.to_string()).encode(),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// `/help`: what telepty does and the commands, as Telegram HTML.

@@ -3,9 +3,8 @@
 //! files.
 
 use super::{escape, Router};
-use crate::core::buttons::ButtonData;
-use crate::core::ops::{Button, Content};
-use crate::session::command::{help_html, BotCommand, KEYPAD};
+use crate::core::ops::Content;
+use crate::session::command::{help_html, keypad, BotCommand};
 use crate::session::dirs;
 use crate::session::SessionId;
 
@@ -127,21 +126,6 @@ impl Router {
         self.perform();
         self.here = now_here;
     }
-}
-
-/// The keypad of `/keys` as buttons.
-fn keypad() -> Vec<Vec<Button>> {
-    KEYPAD
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|(label, key)| Button {
-                    text: label.to_string(),
-                    data: ButtonData::Key(key.to_string()).encode(),
-                })
-                .collect()
-        })
-        .collect()
 }
 
 /// A session waiting for its forum topic: what `/new` chose, and where it was written.
