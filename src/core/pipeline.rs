@@ -14,6 +14,15 @@ use crate::core::render::Render;
 use crate::core::view::View;
 use crate::term::screen::{Screen, Size, DEFAULT_SCROLLBACK};
 
+/// What a program left on the screen when it ended ([`Pipeline::last_words`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LastWords {
+    /// The screen's last non-blank lines.
+    pub lines: Vec<String>,
+    /// The conversation id the program printed (to resume that conversation).
+    pub session_id: Option<String>,
+}
+
 /// Screen, view, render and pacer of one session.
 pub struct Pipeline {
     profile: Arc<Profile>,
@@ -148,6 +157,38 @@ impl Pipeline {
         ops
     }
 
+    /// The usage-limit notice on screen, if the program shows one (the profile's
+    /// `usage_limit`): read when the program stops working, since a limit ends a turn.
+    pub fn usage_limit(&self) -> Option<String> {
+        let lines = self.screen.lines();
+        self.profile()
+            .lifecycle
+            .find_usage_limit(lines.iter().map(String::as_str))
+    }
+
+    /// What the program left on the screen when it ended: its last `keep` non-blank
+    /// lines (a fullscreen program's last frame, gone from the screen, comes first) and
+    /// the conversation id it printed on its way out (the profile's `session_id`).
+    pub fn last_words(&self, keep: usize) -> LastWords {
+        let mut lines: Vec<String> = self.screen.lines();
+        if let Some(frame) = self.screen.last_alternate_frame() {
+            let mut all: Vec<String> = frame.lines().map(str::to_string).collect();
+            all.append(&mut lines);
+            lines = all;
+        }
+        let session_id = self
+            .profile()
+            .lifecycle
+            .find_session_id(lines.iter().map(String::as_str));
+        let mut lines: Vec<String> = lines
+            .into_iter()
+            .map(|l| l.trim_end().to_string())
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        lines.drain(..lines.len().saturating_sub(keep));
+        LastWords { lines, session_id }
+    }
+
     /// When something may next be due without new input.
     pub fn next_deadline(&self) -> Option<Duration> {
         [
@@ -267,5 +308,40 @@ mod tests {
         assert_eq!(parts, [&b"\x1b[Hone"[..], b"\x1b[2J\x1b[Htwo", b"\x1b[H"]);
         assert_eq!(frames(b"plain").collect::<Vec<_>>(), [b"plain"]);
         assert_eq!(frames(b"").count(), 1);
+    }
+
+    fn claude(cols: u16, rows: u16) -> Pipeline {
+        Pipeline::new(
+            Arc::new(Profile::claude()),
+            Size::new(cols, rows),
+            Limits::default(),
+        )
+    }
+
+    #[test]
+    fn a_usage_limit_is_read_off_the_screen_with_its_reset_time() {
+        let mut p = claude(80, 10);
+        p.output(Duration::ZERO, b"\xe2\x97\x8f Hello there.\r\n");
+        assert_eq!(p.usage_limit(), None);
+        p.output(
+            Duration::from_secs(1),
+            b"  \xe2\x8e\xbf  5-hour limit reached \xe2\x88\x99 resets 3pm (Europe/Berlin)\r\n",
+        );
+        assert_eq!(p.usage_limit().as_deref(), Some("3pm (Europe/Berlin)"));
+    }
+
+    #[test]
+    fn the_last_words_keep_the_last_lines_and_the_conversation_id() {
+        let mut p = claude(80, 10);
+        let id = "0b5c1f7e-3a7d-4a52-9a55-2f9f6f0c1d2e";
+        let bye = format!("one\r\n\r\ntwo\r\nthree\r\nclaude --resume {id}\r\n");
+        p.output(Duration::ZERO, bye.as_bytes());
+        let words = p.last_words(3);
+        assert_eq!(
+            words.lines,
+            ["two", "three", &format!("claude --resume {id}")]
+        );
+        assert_eq!(words.session_id.as_deref(), Some(id));
+        assert_eq!(claude(80, 10).last_words(3), LastWords::default());
     }
 }

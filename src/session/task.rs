@@ -427,11 +427,7 @@ async fn run(
             let _ = events.send(Event::Activity(activity)).await;
             // A usage limit ends a turn: looked for when the program stops working.
             if activity != Activity::Busy {
-                let lines = pipeline.screen().lines();
-                let shown = pipeline
-                    .profile()
-                    .lifecycle
-                    .find_usage_limit(lines.iter().map(String::as_str));
+                let shown = pipeline.usage_limit();
                 if shown.is_some() && shown != usage_limit {
                     let _ = events
                         .send(Event::UsageLimit(shown.clone().unwrap_or_default()))
@@ -507,28 +503,10 @@ fn perform(
 
 /// The report of a program's end: its exit, the screen's last lines, the conversation id.
 fn ending(pipeline: &Pipeline, info: &ExitInfo) -> Ending {
-    let screen = pipeline.screen();
-    let mut lines: Vec<String> = screen.lines();
-    // A fullscreen program's last frame is gone from the screen: it comes first.
-    if let Some(frame) = screen.last_alternate_frame() {
-        let mut all: Vec<String> = frame.lines().map(str::to_string).collect();
-        all.append(&mut lines);
-        lines = all;
-    }
-    let session_id = pipeline
-        .profile()
-        .lifecycle
-        .find_session_id(lines.iter().map(String::as_str));
-    let mut last_lines: Vec<String> = lines
-        .into_iter()
-        .map(|l| l.trim_end().to_string())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let keep = last_lines.len().saturating_sub(LAST_LINES);
-    last_lines.drain(..keep);
+    let words = pipeline.last_words(LAST_LINES);
     Ending {
         info: info.clone(),
-        last_lines,
-        session_id,
+        last_lines: words.lines,
+        session_id: words.session_id,
     }
 }

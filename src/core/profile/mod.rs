@@ -153,6 +153,8 @@ pub enum Kind {
     Option,
     /// The last line of a prompt (`Esc to cancel`).
     PromptHint,
+    /// A dashed rule around a command or a preview inside a prompt: not its context.
+    PreviewRule,
     /// Anything else: continuation of the block above, tool details.
     Text,
 }
@@ -178,6 +180,7 @@ impl Kind {
             Kind::Assistant => "assistant",
             Kind::Option => "option",
             Kind::PromptHint => "prompt_hint",
+            Kind::PreviewRule => "preview_rule",
             Kind::Text => "text",
         }
     }
@@ -193,6 +196,7 @@ impl Kind {
                 | Kind::Spinner
                 | Kind::TurnDone
                 | Kind::PromptHint
+                | Kind::PreviewRule
         )
     }
 }

@@ -320,7 +320,7 @@ impl Render {
                     .iter()
                     .rev()
                     .find(|l| l.kind == Kind::ToolResult || l.kind == Kind::ToolBanner)
-                    .map(|l| l.text.trim_start_matches('⎿').trim().to_string())
+                    .map(|l| l.content.clone())
                     .unwrap_or_default();
                 if self.turns[k].blocked.contains(&call) || call.is_empty() && !turn.done {
                     continue; // announced, or the call is drawn a moment later
@@ -328,7 +328,7 @@ impl Render {
                 let reason: Vec<&str> = lines[i + 1..]
                     .iter()
                     .take_while(|l| l.kind == Kind::BlockedReason)
-                    .map(|l| l.text.trim_start_matches('│').trim())
+                    .map(|l| l.content.as_str())
                     .collect();
                 if reason.is_empty() && !turn.done {
                     continue; // the reason is drawn a moment later
@@ -659,3 +659,6 @@ fn loud(text: String, buttons: Vec<Vec<Button>>) -> Content {
         attachment: None,
     }
 }
+
+#[cfg(test)]
+mod tests;

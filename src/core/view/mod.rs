@@ -587,3 +587,6 @@ fn status_text(line: &str) -> String {
         _ => t.to_string(),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

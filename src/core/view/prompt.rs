@@ -107,11 +107,11 @@ fn indent(text: &str) -> usize {
 /// the prompt's box starts, and the prompt.
 pub fn find(profile: &Profile, rows: &[Line], cols: usize) -> Option<(usize, Prompt)> {
     // The lowest cursor line that heads a real menu.
-    let cursor_row = rows.iter().rposition(|l| {
-        l.text.trim_start().starts_with('❯') && option_row(profile, l).is_some_and(|o| o.cursor)
-    })?;
+    let cursor_row = rows
+        .iter()
+        .rposition(|l| option_row(profile, l).is_some_and(|o| o.cursor))?;
     let cursor = option_row(profile, &rows[cursor_row])?;
-    // An unnumbered menu is indented; a line starting with `❯` is the user's prompt.
+    // An unnumbered menu is indented; an unindented cursor line is the user's prompt.
     if cursor.number.is_none() && !rows[cursor_row].text.starts_with(char::is_whitespace) {
         return None;
     }
@@ -201,13 +201,13 @@ pub fn find(profile: &Profile, rows: &[Line], cols: usize) -> Option<(usize, Pro
     let context_rows = &rows[top..first];
     let strip = context_rows
         .iter()
-        .filter(|l| !l.text.trim().is_empty() && !is_dashed_rule(&l.text))
+        .filter(|l| !l.text.trim().is_empty() && !is_dashed_rule(profile, &l.text))
         .map(|l| indent(&l.text))
         .min()
         .unwrap_or(0);
     let context: Vec<String> = context_rows
         .iter()
-        .filter(|l| !l.text.trim().is_empty() && !is_dashed_rule(&l.text))
+        .filter(|l| !l.text.trim().is_empty() && !is_dashed_rule(profile, &l.text))
         .map(|l| l.text.chars().skip(strip).collect::<String>())
         .collect();
     Some((
@@ -226,10 +226,9 @@ fn option_at(profile: &Profile, row: &Line, column: usize, numbered: bool) -> Op
     option_row(profile, row).filter(|o| o.column == column && o.number.is_some() == numbered)
 }
 
-/// The dashed rules around a command or a preview (`╌╌╌`).
-fn is_dashed_rule(text: &str) -> bool {
-    let t = text.trim();
-    t.chars().count() >= 8 && t.chars().all(|c| c == '╌' || c == '┄' || c == '-')
+/// The dashed rules around a command or a preview (the profile's `preview_rule` rows).
+fn is_dashed_rule(profile: &Profile, text: &str) -> bool {
+    profile.match_kind(Kind::PreviewRule, text).is_some()
 }
 
 #[cfg(test)]

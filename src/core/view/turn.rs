@@ -15,8 +15,11 @@ use super::Line;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ToolLine {
     pub kind: Kind,
-    /// Indentation and the leading `●` removed; a result keeps its `⎿`.
+    /// The line as the chat shows it: what a call's banner says (its bullet removed),
+    /// a result with the mark drawn before it (one space after the mark).
     pub text: String,
+    /// What the line says without the program's marks (the profile's `text` group).
+    pub content: String,
 }
 
 impl ToolLine {
@@ -165,12 +168,35 @@ fn is_result(kind: Kind) -> bool {
     matches!(kind, Kind::ToolResult)
 }
 
-fn strip_bullet(text: &str) -> String {
-    let t = text.trim();
-    t.strip_prefix('●')
-        .map(str::trim_start)
-        .unwrap_or(t)
-        .to_string()
+/// Results and notes under a call are shown with the mark drawn before them; a call's
+/// own line (banner, activity, summary) is shown by what it says.
+fn keeps_mark(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::ToolResult | Kind::Blocked | Kind::BlockedReason | Kind::Interrupted
+    )
+}
+
+/// A screen line as a tool line of `kind`: what it says is the profile's `text` group
+/// (the whole line for a row without one), what is drawn before it is the mark.
+fn tool_line(kind: Kind, line: &Line) -> ToolLine {
+    let drawn = clean(&line.text);
+    let content = line
+        .class
+        .fields
+        .get("text")
+        .map(|t| clean(t))
+        .unwrap_or_else(|| drawn.clone());
+    let mark = drawn.strip_suffix(content.as_str()).map(str::trim);
+    let text = match mark {
+        Some(mark) if keeps_mark(kind) && !mark.is_empty() => format!("{mark} {content}"),
+        _ => content.clone(),
+    };
+    ToolLine {
+        kind,
+        text,
+        content,
+    }
 }
 
 /// Parses the lines of one turn, the user's line first.
@@ -214,11 +240,7 @@ fn parse(lines: &[Line]) -> Parsed {
                 let in_text = matches!(out.blocks.last(), Some(Block::Text(_)));
                 let heads_a_call = next_kind.is_some_and(is_result) && (blank_before || !in_text);
                 if heads_a_call {
-                    push_tool(
-                        &mut out.blocks,
-                        Kind::ToolActivity,
-                        strip_bullet(&line.text),
-                    );
+                    push_tool(&mut out.blocks, tool_line(Kind::ToolActivity, line));
                 } else if in_text {
                     if let Some(Block::Text(t)) = out.blocks.last_mut() {
                         t.push(clean(&line.text));
@@ -226,29 +248,29 @@ fn parse(lines: &[Line]) -> Parsed {
                 } else if matches!(out.blocks.last(), Some(Block::Tools(_)))
                     && indent(&line.text) >= DETAIL_INDENT
                 {
-                    push_tool(&mut out.blocks, Kind::Text, line.text.trim().to_string());
+                    push_tool(&mut out.blocks, tool_line(Kind::Text, line));
                 }
             }
             Kind::ToolBanner | Kind::ToolActivity | Kind::ToolSummary | Kind::Blocked => {
-                let mut text = match (kind, line.class.fields.get("text")) {
-                    (Kind::ToolSummary, Some(t)) => t.trim().to_string(),
-                    _ => strip_bullet(&line.text),
-                };
-                if kind == Kind::ToolBanner && !text.ends_with(')') {
+                let mut tool = tool_line(kind, line);
+                if kind == Kind::ToolBanner && !tool.text.ends_with(')') {
                     // A long argument wrapped: the rest is on the following lines.
                     while i + 1 < lines.len()
                         && lines[i + 1].class.kind == Kind::Text
                         && !lines[i + 1].text.trim().is_empty()
                     {
                         i += 1;
-                        text.push(' ');
-                        text.push_str(lines[i].text.trim());
-                        if text.ends_with(')') {
+                        let more = clean(&lines[i].text);
+                        for said in [&mut tool.text, &mut tool.content] {
+                            said.push(' ');
+                            said.push_str(&more);
+                        }
+                        if tool.text.ends_with(')') {
                             break;
                         }
                     }
                 }
-                push_tool(&mut out.blocks, kind, text);
+                push_tool(&mut out.blocks, tool);
             }
             Kind::BlockedReason if !follows_blocked(&out.blocks) => {
                 if let Some(Block::Text(t)) = out.blocks.last_mut() {
@@ -256,11 +278,11 @@ fn parse(lines: &[Line]) -> Parsed {
                 }
             }
             Kind::ToolResult | Kind::BlockedReason => {
-                push_tool(&mut out.blocks, kind, line.text.trim().to_string());
+                push_tool(&mut out.blocks, tool_line(kind, line));
             }
             Kind::Interrupted => {
                 out.interrupted = true;
-                push_tool(&mut out.blocks, kind, line.text.trim().to_string());
+                push_tool(&mut out.blocks, tool_line(kind, line));
             }
             Kind::Task => out.tasks.push(task_of(line)),
             _ => {}
@@ -298,23 +320,18 @@ pub(super) fn task_of(line: &Line) -> Task {
     }
 }
 
-/// A line as the chat shows it: non-breaking spaces as spaces, one space after `⎿`.
+/// A line as the chat shows it: non-breaking spaces as spaces, no indentation.
 fn clean(text: &str) -> String {
-    let text = text.replace('\u{a0}', " ");
-    match text.trim().strip_prefix('⎿') {
-        Some(rest) => format!("⎿ {}", rest.trim_start()),
-        None => text.trim().to_string(),
-    }
+    text.replace('\u{a0}', " ").trim().to_string()
 }
 
-fn push_tool(blocks: &mut Vec<Block>, kind: Kind, text: String) {
-    let text = clean(&text);
+fn push_tool(blocks: &mut Vec<Block>, line: ToolLine) {
     if !matches!(blocks.last(), Some(Block::Tools(_))) {
         blocks.push(Block::Tools(Vec::new()));
     }
     if let Some(Block::Tools(lines)) = blocks.last_mut() {
-        if !lines.iter().any(|l| l.text == text) {
-            lines.push(ToolLine { kind, text });
+        if !lines.iter().any(|l| l.text == line.text) {
+            lines.push(line);
         }
     }
 }
@@ -327,6 +344,7 @@ mod tests {
         ToolLine {
             kind: Kind::ToolResult,
             text: text.into(),
+            content: text.into(),
         }
     }
 
