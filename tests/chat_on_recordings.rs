@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::{casts_in, root, sidecar_of};
+use common::{sidecar_of, Recordings};
 use regex::Regex;
 use serde_json::Value;
 
@@ -290,9 +290,9 @@ fn check(path: &Path) -> Outcome {
     Outcome { problems, figures }
 }
 
-fn check_dir(dir: &Path) {
+fn check_dir(set: Recordings) {
     let mut failures = Vec::new();
-    for path in casts_in(dir) {
+    for path in set.casts() {
         let outcome = check(&path);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         println!("{name:40} {}", outcome.figures);
@@ -305,17 +305,22 @@ fn check_dir(dir: &Path) {
 
 #[test]
 fn own_fixtures() {
-    check_dir(&root().join("fixtures/claude-code"));
+    check_dir(Recordings::OwnClaudeCode);
 }
 
 #[test]
 fn reference_casts_2_1_197() {
-    check_dir(&root().join("../shared/claude-code/casts"));
+    check_dir(Recordings::Reference2_1_197);
 }
 
 #[test]
 fn reference_casts_2_1_331() {
-    check_dir(&root().join("../shared/claude-code/casts-2.1.331"));
+    check_dir(Recordings::Reference2_1_331);
+}
+
+#[test]
+fn reference_casts_2_1_332() {
+    check_dir(Recordings::Reference2_1_332);
 }
 
 /// The checks can fail: a chat that lost the answer's second half, repeated it, and let a
@@ -340,7 +345,7 @@ fn the_checks_catch_a_bad_chat() {
 #[test]
 fn plain_profile_on_terminal_fixtures() {
     let mut failures = Vec::new();
-    for path in casts_in(&root().join("fixtures/terminal")) {
+    for path in Recordings::OwnTerminal.casts() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let cast = Cast::read_file(&path).unwrap();
         let sidecar = sidecar_of(&path);

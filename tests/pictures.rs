@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{casts_in, root};
+use common::{root, Recordings};
 use telepty::cast::asciicast::Cast;
 use telepty::cast::replay::replay;
 use telepty::term::picture::{render, Picture};
@@ -25,7 +25,7 @@ fn the_final_screen_of_every_fixture_renders_as_its_reference_picture() {
     let bless = std::env::var_os("BLESS").is_some();
     let refs = root().join("tests/pictures");
     let mut failures = Vec::new();
-    let casts = casts_in(&root().join("fixtures/claude-code"));
+    let casts = Recordings::OwnClaudeCode.casts();
     for cast_path in &casts {
         let stem = cast_path.file_stem().unwrap().to_string_lossy().to_string();
         let cast = Cast::read_file(cast_path).unwrap();

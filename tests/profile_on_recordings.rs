@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{casts_in, root, sidecar_of};
+use common::{sidecar_of, Recordings};
 
 use telepty::cast::replay::replay;
 use telepty::core::profile::Profile;
@@ -23,10 +23,10 @@ const CHROME_MARKERS: &[&str] = &[
 ];
 const CHROME_KINDS: &[&str] = &["chrome", "rule", "input", "footer", "spinner", "turn_done"];
 
-fn check_dir(dir: &Path) {
+fn check_dir(set: Recordings) {
     let profile = Profile::claude();
     let mut problems = Vec::new();
-    for path in casts_in(dir) {
+    for path in set.casts() {
         let cast = Cast::read_file(&path).unwrap();
         let sidecar = sidecar_of(&path);
         let mut inputs: BTreeSet<String> = sidecar["user_inputs"]
@@ -72,15 +72,20 @@ fn check_dir(dir: &Path) {
 
 #[test]
 fn own_fixtures() {
-    check_dir(&root().join("fixtures/claude-code"));
+    check_dir(Recordings::OwnClaudeCode);
 }
 
 #[test]
 fn reference_casts_2_1_197() {
-    check_dir(&root().join("../shared/claude-code/casts"));
+    check_dir(Recordings::Reference2_1_197);
 }
 
 #[test]
 fn reference_casts_2_1_331() {
-    check_dir(&root().join("../shared/claude-code/casts-2.1.331"));
+    check_dir(Recordings::Reference2_1_331);
+}
+
+#[test]
+fn reference_casts_2_1_332() {
+    check_dir(Recordings::Reference2_1_332);
 }

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{casts_in, root, sidecar_of};
+use common::{sidecar_of, Recordings};
 
 use serde_json::Value;
 use telepty::cast::replay::replay;
@@ -79,8 +79,8 @@ fn check(cast_path: &Path) -> Vec<String> {
     problems
 }
 
-fn check_all(dir: &Path) {
-    let casts = casts_in(dir);
+fn check_all(set: Recordings) {
+    let casts = set.casts();
     let problems: Vec<String> = casts.iter().flat_map(|c| check(c)).collect();
     assert!(
         problems.is_empty(),
@@ -93,22 +93,27 @@ fn check_all(dir: &Path) {
 
 #[test]
 fn own_claude_code_fixtures() {
-    check_all(&root().join("fixtures/claude-code"));
+    check_all(Recordings::OwnClaudeCode);
 }
 
 #[test]
 fn own_terminal_fixtures() {
-    check_all(&root().join("fixtures/terminal"));
+    check_all(Recordings::OwnTerminal);
 }
 
 #[test]
 fn reference_casts_of_claude_code_2_1_197() {
-    check_all(&root().join("../shared/claude-code/casts"));
+    check_all(Recordings::Reference2_1_197);
 }
 
 #[test]
 fn reference_casts_of_claude_code_2_1_331() {
-    check_all(&root().join("../shared/claude-code/casts-2.1.331"));
+    check_all(Recordings::Reference2_1_331);
+}
+
+#[test]
+fn reference_casts_of_claude_code_2_1_332() {
+    check_all(Recordings::Reference2_1_332);
 }
 
 #[test]

@@ -11,6 +11,39 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every folder of recordings the tests walk, named once here.
+#[derive(Debug, Clone, Copy)]
+pub enum Recordings {
+    /// The project's own Claude Code recordings (`fixtures/claude-code`, the pinned version).
+    OwnClaudeCode,
+    /// The project's own recordings of plain terminal programs (a shell, less, vim).
+    OwnTerminal,
+    /// Reference recordings of Claude Code 2.1.197 (inline drawing).
+    Reference2_1_197,
+    /// Reference recordings of Claude Code 2.1.331 (fullscreen, alternate screen).
+    Reference2_1_331,
+    /// Reference recordings of Claude Code 2.1.332, each with its session transcript.
+    Reference2_1_332,
+}
+
+impl Recordings {
+    /// The folder, under the crate root or `../shared/` beside it.
+    pub fn dir(self) -> PathBuf {
+        root().join(match self {
+            Recordings::OwnClaudeCode => "fixtures/claude-code",
+            Recordings::OwnTerminal => "fixtures/terminal",
+            Recordings::Reference2_1_197 => "../shared/claude-code/casts",
+            Recordings::Reference2_1_331 => "../shared/claude-code/casts-2.1.331",
+            Recordings::Reference2_1_332 => "../shared/claude-code/casts-2.1.332",
+        })
+    }
+
+    /// Its casts, sorted (see [`casts_in`]).
+    pub fn casts(self) -> Vec<PathBuf> {
+        casts_in(&self.dir())
+    }
+}
+
 /// Casts in a folder, sorted. A missing or empty folder fails the test: it must not pass
 /// by checking nothing.
 pub fn casts_in(dir: &Path) -> Vec<PathBuf> {
