@@ -3,36 +3,96 @@
 //! presses the option on the terminal, and the message then shows the choice.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Reads stdout lines until one satisfies `want`, or fails after `timeout`.
-fn wait_for(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, want: &str, timeout: Duration) {
-    if !saw(lines, seen, want, timeout) {
-        panic!(
-            "no {want:?} within {timeout:?}; output so far:\n{}",
-            seen.join("\n")
-        );
+/// `telepty local` as a user at a console: lines typed in, the printed chat read back.
+struct Console {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    /// Every line printed so far, for the conditions and the failure messages.
+    seen: Vec<String>,
+}
+
+impl Console {
+    /// Starts `telepty local` as `command` describes, its stdout read by a thread.
+    fn start(mut command: Command) -> Console {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Console {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Types a line, as a user sends a message.
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin.as_mut().expect("input still open"), "{line}").unwrap();
+    }
+
+    /// Ends the input, as a user closing the console.
+    fn close_input(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Whether a printed line contains `text`.
+    fn shows(&self, text: &str) -> bool {
+        self.seen.iter().any(|l| l.contains(text))
+    }
+
+    /// Reads lines until one contains `want`, or fails after `timeout`.
+    fn wait_for(&mut self, want: &str, timeout: Duration) {
+        if !self.saw(want, timeout) {
+            panic!(
+                "no {want:?} within {timeout:?}; output so far:\n{}",
+                self.seen.join("\n")
+            );
+        }
+    }
+
+    /// Reads lines until one contains `want` (true), or `timeout` passes (false).
+    fn saw(&mut self, want: &str, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.shows(want) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Waits for the process to exit (the input must be closed first).
+    fn exits_cleanly(mut self) -> bool {
+        self.stdin = None;
+        self.child.wait().unwrap().success()
     }
 }
 
-/// Reads stdout lines until one contains `want` (true), or `timeout` passes (false).
-fn saw(
-    lines: &mpsc::Receiver<String>,
-    seen: &mut Vec<String>,
-    want: &str,
-    timeout: Duration,
-) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    while !seen.iter().any(|l| l.contains(want)) {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) => seen.push(line),
-            Err(_) => return false,
-        }
-    }
-    true
+/// `telepty local ARGS…`, in `dir`.
+fn local(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_telepty"));
+    command.arg("local").args(args).current_dir(dir);
+    command
 }
 
 #[test]
@@ -50,39 +110,24 @@ sleep 1
 "#,
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telepty"))
-        .args(["local", "--profile", "claude", "--size", "60x20", "--"])
-        .arg("bash")
-        .arg(&script)
-        .env("ANSWER", &answer)
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    wait_for(&lines, &mut seen, "[2] No", Duration::from_secs(20));
-    assert!(seen.iter().any(|l| l.contains("[1] Yes")), "{seen:?}");
-    assert!(
-        seen.iter().any(|l| l.contains("Do you want to proceed?")),
-        "{seen:?}"
+    let mut command = local(
+        dir.path(),
+        &["--profile", "claude", "--size", "60x20", "--"],
     );
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "1").unwrap();
-    wait_for(&lines, &mut seen, "→ Yes", Duration::from_secs(20));
-    wait_for(&lines, &mut seen, "session ended", Duration::from_secs(20));
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    command.arg("bash").arg(&script).env("ANSWER", &answer);
+    let mut console = Console::start(command);
+    console.wait_for("[2] No", Duration::from_secs(20));
+    assert!(console.shows("[1] Yes"), "{:?}", console.seen);
+    assert!(
+        console.shows("Do you want to proceed?"),
+        "{:?}",
+        console.seen
+    );
+    console.send("1");
+    console.wait_for("→ Yes", Duration::from_secs(20));
+    console.wait_for("session ended", Duration::from_secs(20));
+    console.close_input();
+    assert!(console.exits_cleanly());
     assert_eq!(
         std::fs::read_to_string(&answer).unwrap(),
         "1",
@@ -93,21 +138,14 @@ sleep 1
 #[test]
 fn a_shell_session_from_a_pipe() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telepty"))
-        .args([
-            "local",
-            "--profile",
-            "plain",
-            "--",
-            "bash",
-            "--norc",
-            "--noprofile",
-        ])
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = local(
+        dir.path(),
+        &["--profile", "plain", "--", "bash", "--norc", "--noprofile"],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
     child
         .stdin
         .take()
@@ -129,71 +167,53 @@ fn local_sessions_are_supervised_as_the_bots_are() {
     let root = dir.path().join("sessions");
     let args = dir.path().join("args");
     let fake = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/fake-claude.sh");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telepty"))
-        .args(["local", "--profile", "claude", "--size", "60x20", "--"])
+    let mut command = local(
+        dir.path(),
+        &["--profile", "claude", "--size", "60x20", "--"],
+    );
+    command
         .args(["bash", fake])
         .env("TELEPTY_IDLE_TIMEOUT", "2s")
         .env("TELEPTY_SESSIONS_ROOT", &root)
-        .env("FAKE_ARGS", &args)
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut stdin = child.stdin.take().unwrap();
-    let mut seen = Vec::new();
+        .env("FAKE_ARGS", &args);
+    let mut console = Console::start(command);
     let long = Duration::from_secs(30);
-    writeln!(stdin, "hello").unwrap();
-    wait_for(&lines, &mut seen, "You said: hello (turn 1)", long);
+    console.send("hello");
+    console.wait_for("You said: hello (turn 1)", long);
 
     // Idle for 2 s: suspended; the next message resumes the conversation.
-    wait_for(&lines, &mut seen, "local suspended after being idle", long);
+    console.wait_for("local suspended after being idle", long);
     // Asked again until its program has ended (the notice comes as it is told to).
     let deadline = std::time::Instant::now() + long;
     loop {
-        writeln!(stdin, "/sessions").unwrap();
-        if saw(
-            &lines,
-            &mut seen,
-            "local — suspended",
-            Duration::from_secs(1),
-        ) {
+        console.send("/sessions");
+        if console.saw("local — suspended", Duration::from_secs(1)) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{seen:?}");
+        assert!(std::time::Instant::now() < deadline, "{:?}", console.seen);
     }
-    writeln!(stdin, "again").unwrap();
-    wait_for(&lines, &mut seen, "Resuming local (--continue)", long);
-    wait_for(&lines, &mut seen, "You said: again (turn 2)", long);
+    console.send("again");
+    console.wait_for("Resuming local (--continue)", long);
+    console.wait_for("You said: again (turn 2)", long);
 
     // A second session in a directory of its own under the sessions root.
-    writeln!(stdin, "/new beta").unwrap();
-    wait_for(&lines, &mut seen, "session beta started", long);
-    writeln!(stdin, "hi").unwrap();
-    wait_for(&lines, &mut seen, "You said: hi (turn 1)", long);
+    console.send("/new beta");
+    console.wait_for("session beta started", long);
+    console.send("hi");
+    console.wait_for("You said: hi (turn 1)", long);
     assert!(root.join("beta").join(".fake-turns").is_file());
-    writeln!(stdin, "/sessions").unwrap();
-    wait_for(&lines, &mut seen, "▶ beta — ", long);
-    wait_for(&lines, &mut seen, "• local — ", long);
+    console.send("/sessions");
+    console.wait_for("▶ beta — ", long);
+    console.wait_for("• local — ", long);
 
     // /stop ends beta's program; local goes on, and the end of input stops it too.
-    writeln!(stdin, "/stop beta").unwrap();
-    wait_for(&lines, &mut seen, "beta: session ended", long);
-    writeln!(stdin, "/use local").unwrap();
-    wait_for(&lines, &mut seen, "Now in local", long);
-    drop(stdin);
-    wait_for(&lines, &mut seen, "local: session ended", long);
-    assert!(child.wait().unwrap().success());
+    console.send("/stop beta");
+    console.wait_for("beta: session ended", long);
+    console.send("/use local");
+    console.wait_for("Now in local", long);
+    console.close_input();
+    console.wait_for("local: session ended", long);
+    assert!(console.exits_cleanly());
     assert_eq!(
         std::fs::read_to_string(&args).unwrap(),
         "\n--continue\n\n",
