@@ -67,6 +67,7 @@ fn big_cast() -> Cast {
     Cast {
         header: Header::new(100, 30),
         events,
+        transcript: Vec::new(),
     }
 }
 

@@ -45,6 +45,7 @@ fn main() {
     let cast = Cast {
         header: Header::new(100, 30),
         events,
+        transcript: Vec::new(),
     };
     floor(&cast);
     let t = std::time::Instant::now();

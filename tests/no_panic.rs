@@ -141,6 +141,7 @@ proptest! {
                 data: if code == "r" { format!("{}x{}", data.len() % 200, data.first().copied().unwrap_or(0)) }
                       else { String::from_utf8_lossy(&data).into_owned() },
             }).collect(),
+            transcript: Vec::new(),
         };
         replay(&cast, None, |_, _| {});
     }

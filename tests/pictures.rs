@@ -67,6 +67,7 @@ fn before_leaving_the_alternate_screen(cast: &Cast) -> Option<Cast> {
     Some(Cast {
         header: cast.header.clone(),
         events,
+        transcript: Vec::new(),
     })
 }
 

@@ -93,6 +93,9 @@ pub struct Event {
 pub struct Cast {
     pub header: Header,
     pub events: Vec<Event>,
+    /// The program's transcript as it grew during the recording (read from beside the
+    /// cast by [`Cast::read_file`]; empty when there is none).
+    pub transcript: Vec<crate::cast::transcript::Line>,
 }
 
 /// Why a recording could not be read.
@@ -156,15 +159,23 @@ impl Cast {
             }
         }
         let header = header.ok_or(CastError::Empty)?;
-        Ok(Cast { header, events })
+        Ok(Cast {
+            header,
+            events,
+            transcript: Vec::new(),
+        })
     }
 
-    /// Reads a recording from a file; errors name the file.
+    /// Reads a recording from a file, with its transcript when one is beside it
+    /// (`NAME.transcript.jsonl`); errors name the file.
     pub fn read_file(path: &std::path::Path) -> anyhow::Result<Cast> {
         use anyhow::Context;
         let file =
             std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        Cast::read(io::BufReader::new(file)).with_context(|| format!("{}", path.display()))
+        let mut cast =
+            Cast::read(io::BufReader::new(file)).with_context(|| format!("{}", path.display()))?;
+        cast.transcript = crate::cast::transcript::read_beside(path)?;
+        Ok(cast)
     }
 
     /// Seconds from the start to the last event.

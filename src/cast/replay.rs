@@ -18,14 +18,20 @@ use crate::core::profile::Profile;
 use crate::term::screen::{Screen, Size, DEFAULT_SCROLLBACK};
 
 /// Runs a recording through screen → view → render → pacer. Input events count as the
-/// user typing; the end of the recording ends the session, and everything still waiting
-/// is delivered as the budget allows.
+/// user typing; the transcript's entries (if the cast has one) reach the pipeline at
+/// their time, after the screen's output of the same moment; the end of the recording
+/// ends the session, and everything still waiting is delivered as the budget allows.
 pub fn replay_chat(cast: &Cast, profile: Arc<Profile>, limits: Limits) -> Vec<TimedOp> {
     let size = Size::new(cast.header.width, cast.header.height);
     let mut pipeline = Pipeline::new(profile, size, limits);
     let mut ops = Vec::new();
+    let mut transcript = cast.transcript.iter().peekable();
+    let at = |t: f64| Duration::from_secs_f64(if t.is_finite() { t.max(0.0) } else { 0.0 });
     for event in &cast.events {
-        let now = Duration::from_secs_f64(event.time.max(0.0));
+        let now = at(event.time);
+        while let Some(line) = transcript.next_if(|l| at(l.time) < now) {
+            ops.extend(pipeline.transcript_entry(at(line.time), &line.entry));
+        }
         match event.kind {
             EventKind::Output => ops.extend(pipeline.output(now, event.data.as_bytes())),
             EventKind::Input => ops.extend(pipeline.input(now, event.data.as_bytes())),
@@ -35,6 +41,9 @@ pub fn replay_chat(cast: &Cast, profile: Arc<Profile>, limits: Limits) -> Vec<Ti
             },
             _ => {}
         }
+    }
+    for line in transcript {
+        ops.extend(pipeline.transcript_entry(at(line.time), &line.entry));
     }
     let end = Duration::from_secs_f64(cast.duration().max(0.0));
     ops.extend(pipeline.exited(end, "the recording ended".into()));
@@ -122,6 +131,7 @@ mod tests {
                     data: d.to_string(),
                 })
                 .collect(),
+            transcript: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::core::pacer::{Limits, Pacer};
 use crate::core::profile::{Profile, ViewKind};
 use crate::core::render::mirror::Mirror;
 use crate::core::render::Render;
+use crate::core::transcript::Transcript;
 use crate::core::view::View;
 use crate::term::screen::{Screen, Size, DEFAULT_SCROLLBACK};
 
@@ -32,6 +33,8 @@ pub struct Pipeline {
     /// For a `mirror` profile (`plain`), in place of the view and render.
     mirror: Option<Mirror>,
     pacer: Pacer,
+    /// The program's own log of the conversation, for a profile that names one.
+    transcript: Option<Transcript>,
     now: Duration,
     /// Answers to the program's terminal queries, for the caller to write back.
     replies: Vec<u8>,
@@ -44,6 +47,7 @@ const MAX_STEPS: usize = 100_000;
 impl Pipeline {
     pub fn new(profile: Arc<Profile>, size: Size, limits: Limits) -> Pipeline {
         let mirror = (profile.view == ViewKind::Mirror).then(Mirror::new);
+        let transcript = profile.transcript.clone().map(Transcript::new);
         let mut screen = Screen::new(size, DEFAULT_SCROLLBACK);
         screen.set_colour_marks(profile.colour_marks.clone());
         Pipeline {
@@ -53,6 +57,7 @@ impl Pipeline {
             profile,
             render: Render::new(),
             pacer: Pacer::new(limits),
+            transcript,
             now: Duration::ZERO,
             replies: Vec::new(),
         }
@@ -105,6 +110,31 @@ impl Pipeline {
         }
         ops.extend(self.step(now));
         ops
+    }
+
+    /// A line of the program's transcript at `now` (ignored for a profile without one).
+    pub fn transcript_line(&mut self, now: Duration, line: &str) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        if let Some(t) = self.transcript.as_mut() {
+            t.line(line);
+        }
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// An entry of the program's transcript at `now`, already parsed (a recording's).
+    pub fn transcript_entry(&mut self, now: Duration, entry: &serde_json::Value) -> Vec<TimedOp> {
+        let mut ops = self.advance(now);
+        if let Some(t) = self.transcript.as_mut() {
+            t.entry(entry);
+        }
+        ops.extend(self.step(now));
+        ops
+    }
+
+    /// The transcript as read so far, for a profile that has one.
+    pub fn transcript(&self) -> Option<&Transcript> {
+        self.transcript.as_ref()
     }
 
     /// Answers to terminal queries the program asked since the last call (DA1, CPR):
@@ -241,7 +271,12 @@ impl Pipeline {
             Some(mirror) => mirror.update(&mut self.pacer),
             None => {
                 self.view.tick(self.now);
-                self.render.update(&self.view, &mut self.pacer, self.now);
+                self.render.update(
+                    &self.view,
+                    self.transcript.as_mut(),
+                    &mut self.pacer,
+                    self.now,
+                );
             }
         }
         if self

@@ -37,6 +37,8 @@ struct ProfileFile {
     input: InputFile,
     #[serde(default)]
     program: ProgramFile,
+    /// The program's own log of the conversation (absent: the screen is all there is).
+    transcript: Option<crate::core::transcript::TranscriptSpec>,
 }
 
 /// What the program is called and how it is installed.
@@ -249,6 +251,8 @@ pub struct Profile {
     /// [`crate::core::typing`]).
     pub echo_wait: std::time::Duration,
     pub program: Program,
+    /// Where the program logs the conversation and how to read its answers there.
+    pub transcript: Option<crate::core::transcript::TranscriptSpec>,
 }
 
 /// What the program is called and how it is installed, for what telepty says about it.
@@ -371,6 +375,7 @@ impl Profile {
             enter_gap: ENTER_GAP,
             echo_wait: ECHO_WAIT,
             program: Program::default(),
+            transcript: None,
         }
     }
 
@@ -451,6 +456,7 @@ impl Profile {
                 install: file.program.install,
                 tested_version: file.program.tested_version,
             },
+            transcript: file.transcript,
         })
     }
 

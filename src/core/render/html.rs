@@ -23,6 +23,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Escapes an attribute value (a link's address) for Telegram HTML.
+pub fn escape_attr(text: &str) -> String {
+    escape(text).replace('"', "&quot;")
+}
+
 /// A unit of a message's text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
@@ -30,8 +35,148 @@ pub enum Piece {
     Text(String),
     /// Preformatted text (a table, code), escaped inside `<pre>`.
     Pre(String),
+    /// A code block: `<pre><code class="language-…">`, which Telegram copies as a block.
+    Code { text: String, lang: Option<String> },
+    /// Formatted text (a paragraph, a heading, a list): balanced tokens, cut between
+    /// any two characters with the open tags closed and reopened.
+    Rich(Vec<Token>),
     /// Ready HTML, short (a heading, a status line); never cut.
     Html { html: String, visible: usize },
+}
+
+/// A Telegram entity of rich text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tag {
+    Bold,
+    Italic,
+    Strike,
+    Code,
+    /// A link to this address (already known to be one Telegram opens).
+    Link(String),
+    Quote,
+}
+
+impl Tag {
+    fn open(&self) -> String {
+        match self {
+            Tag::Bold => "<b>".into(),
+            Tag::Italic => "<i>".into(),
+            Tag::Strike => "<s>".into(),
+            Tag::Code => "<code>".into(),
+            Tag::Link(href) => format!("<a href=\"{}\">", escape_attr(href)),
+            Tag::Quote => "<blockquote>".into(),
+        }
+    }
+
+    fn close(&self) -> &'static str {
+        match self {
+            Tag::Bold => "</b>",
+            Tag::Italic => "</i>",
+            Tag::Strike => "</s>",
+            Tag::Code => "</code>",
+            Tag::Link(_) => "</a>",
+            Tag::Quote => "</blockquote>",
+        }
+    }
+}
+
+/// Rich text as a stream: an entity opens, text, the innermost open entity closes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Token {
+    Open(Tag),
+    Close,
+    Text(String),
+}
+
+/// Rich tokens as HTML. Tokens are balanced by whoever built them; a stray close is
+/// dropped and an unclosed tag closed, so the HTML is always balanced.
+fn render_rich(tokens: &[Token]) -> String {
+    let mut out = String::new();
+    let mut stack: Vec<&Tag> = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Open(tag) => {
+                out.push_str(&tag.open());
+                stack.push(tag);
+            }
+            Token::Close => {
+                if let Some(tag) = stack.pop() {
+                    out.push_str(tag.close());
+                }
+            }
+            Token::Text(text) => out.push_str(&escape(text)),
+        }
+    }
+    while let Some(tag) = stack.pop() {
+        out.push_str(tag.close());
+    }
+    out
+}
+
+/// Rich tokens cut into parts of at most `limit` visible characters, at a line break or
+/// a space where one is near; each part closes what is open and the next reopens it.
+fn cut_rich(tokens: Vec<Token>, limit: usize) -> Vec<Vec<Token>> {
+    let limit = limit.max(1);
+    let mut parts = Vec::new();
+    let mut current: Vec<Token> = Vec::new();
+    let mut visible = 0;
+    let mut stack: Vec<Tag> = Vec::new();
+    let finish = |current: &mut Vec<Token>,
+                  stack: &[Tag],
+                  visible: &mut usize,
+                  parts: &mut Vec<Vec<Token>>| {
+        current.extend(stack.iter().map(|_| Token::Close));
+        parts.push(std::mem::replace(
+            current,
+            stack.iter().cloned().map(Token::Open).collect(),
+        ));
+        *visible = 0;
+    };
+    for token in tokens {
+        match token {
+            Token::Open(tag) => {
+                stack.push(tag.clone());
+                current.push(Token::Open(tag));
+            }
+            Token::Close => {
+                if stack.pop().is_some() {
+                    current.push(Token::Close);
+                }
+            }
+            Token::Text(text) => {
+                let mut rest = text.as_str();
+                loop {
+                    let n = rest.chars().count();
+                    if visible + n <= limit {
+                        if n > 0 {
+                            current.push(Token::Text(rest.to_string()));
+                            visible += n;
+                        }
+                        break;
+                    }
+                    let room = limit - visible;
+                    let end = rest.char_indices().nth(room).map_or(rest.len(), |(i, _)| i);
+                    let head = &rest[..end];
+                    let brk = head
+                        .rfind('\n')
+                        .or_else(|| head.rfind(' '))
+                        .filter(|i| *i > 0);
+                    if let Some(i) = brk {
+                        current.push(Token::Text(rest[..i].to_string()));
+                        rest = &rest[i + 1..];
+                    } else if visible == 0 {
+                        current.push(Token::Text(head.to_string()));
+                        rest = &rest[end..];
+                    }
+                    finish(&mut current, &stack, &mut visible, &mut parts);
+                }
+            }
+        }
+    }
+    if visible > 0 {
+        parts.push(current);
+    }
+    parts
 }
 
 impl Piece {
@@ -44,8 +189,32 @@ impl Piece {
 
     fn visible(&self) -> usize {
         match self {
-            Piece::Text(t) | Piece::Pre(t) => t.chars().count(),
+            Piece::Text(t) | Piece::Pre(t) | Piece::Code { text: t, .. } => t.chars().count(),
+            Piece::Rich(tokens) => tokens
+                .iter()
+                .map(|t| match t {
+                    Token::Text(t) => t.chars().count(),
+                    _ => 0,
+                })
+                .sum(),
             Piece::Html { visible, .. } => *visible,
+        }
+    }
+
+    /// The text a reader sees, for a live message that shows it unformatted.
+    pub fn plain_text(&self) -> Option<String> {
+        match self {
+            Piece::Text(t) | Piece::Pre(t) | Piece::Code { text: t, .. } => Some(t.clone()),
+            Piece::Rich(tokens) => Some(
+                tokens
+                    .iter()
+                    .filter_map(|t| match t {
+                        Token::Text(t) => Some(t.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Piece::Html { .. } => None,
         }
     }
 
@@ -53,6 +222,16 @@ impl Piece {
         match self {
             Piece::Text(t) => escape(t),
             Piece::Pre(t) => format!("<pre>{}</pre>", escape(t)),
+            Piece::Code { text, lang: None } => format!("<pre>{}</pre>", escape(text)),
+            Piece::Code {
+                text,
+                lang: Some(lang),
+            } => format!(
+                "<pre><code class=\"language-{}\">{}</code></pre>",
+                escape_attr(lang),
+                escape(text)
+            ),
+            Piece::Rich(tokens) => render_rich(tokens),
             Piece::Html { html, .. } => html.clone(),
         }
     }
@@ -62,9 +241,16 @@ impl Piece {
         if self.visible() <= limit {
             return vec![self];
         }
-        let (text, pre) = match self {
-            Piece::Text(t) => (t, false),
-            Piece::Pre(t) => (t, true),
+        let (text, lang, pre) = match self {
+            Piece::Text(t) => (t, None, false),
+            Piece::Pre(t) => (t, None, true),
+            Piece::Code { text, lang } => (text, lang, true),
+            Piece::Rich(tokens) => {
+                return cut_rich(tokens, limit)
+                    .into_iter()
+                    .map(Piece::Rich)
+                    .collect()
+            }
             html @ Piece::Html { .. } => return vec![html],
         };
         let mut parts = Vec::new();
@@ -84,7 +270,14 @@ impl Piece {
         }
         parts
             .into_iter()
-            .map(|p| if pre { Piece::Pre(p) } else { Piece::Text(p) })
+            .map(|p| match (&lang, pre) {
+                (Some(lang), _) => Piece::Code {
+                    text: p,
+                    lang: Some(lang.clone()),
+                },
+                (None, true) => Piece::Pre(p),
+                (None, false) => Piece::Text(p),
+            })
             .collect()
     }
 }

@@ -15,6 +15,7 @@
 //! that reaches Telegram, and never sends content the chat already shows.
 
 pub mod html;
+pub mod markdown;
 pub mod mirror;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ use crate::core::buttons::{ButtonData, Stamp};
 use crate::core::ops::{Attachment, AttachmentKind, Button, Content, MessageId};
 use crate::core::pacer::Pacer;
 use crate::core::profile::Kind;
+use crate::core::transcript::{words, Transcript};
 use crate::core::view::{Block, Prompt, State, ToolLine, Turn, View};
 
 use html::{escape, pack, paragraphs, Piece, MESSAGE_LIMIT};
@@ -55,6 +57,9 @@ struct TurnMessages {
     blocked: Vec<String>,
     /// The files the turn wrote, as its record's fetch buttons name them (by index).
     files: Vec<String>,
+    /// When the screen said the turn was over while its answer was not yet in the
+    /// transcript: it waits for it until then plus the transcript's wait.
+    waiting: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -76,6 +81,10 @@ pub struct Render {
     /// The program drawing: every button carries it (see [`crate::core::buttons`]).
     stamp: Stamp,
     seen_generation: Option<u64>,
+    /// The transcript's generation when last looked at.
+    seen_transcript: u64,
+    /// How long a finished turn waits for its answer to reach the transcript.
+    transcript_wait: Duration,
     /// Every turn before this one is finished.
     first_open: usize,
 }
@@ -131,21 +140,41 @@ impl Render {
 
     /// Brings the chat in line with the view.
     /// When a status-only live message becomes due, if one waits.
+    /// (Also when a finished turn stops waiting for its answer in the transcript.)
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.turns[self.first_open.min(self.turns.len())..]
+        let open = &self.turns[self.first_open.min(self.turns.len())..];
+        let status_only = open
             .iter()
             .filter(|t| !t.finished && t.live.is_none())
             .filter_map(|t| t.started)
-            .map(|s| s + STATUS_ONLY_DELAY)
-            .min()
+            .map(|s| s + STATUS_ONLY_DELAY);
+        let waiting = open
+            .iter()
+            .filter(|t| !t.finished)
+            .filter_map(|t| t.waiting)
+            .map(|w| w + self.transcript_wait);
+        status_only.chain(waiting).min()
     }
 
-    pub fn update(&mut self, view: &View, pacer: &mut Pacer, now: Duration) {
+    /// `transcript`: the program's own log, whose answers are taken in place of the
+    /// screen's when they match.
+    pub fn update(
+        &mut self,
+        view: &View,
+        mut transcript: Option<&mut Transcript>,
+        pacer: &mut Pacer,
+        now: Duration,
+    ) {
         let due = self.next_deadline().is_some_and(|d| now >= d);
-        if self.seen_generation == Some(view.generation()) && !due {
+        let read = transcript.as_ref().map_or(0, |t| t.generation());
+        if self.seen_generation == Some(view.generation()) && self.seen_transcript == read && !due {
             return;
         }
         self.seen_generation = Some(view.generation());
+        self.seen_transcript = read;
+        if let Some(t) = transcript.as_ref() {
+            self.transcript_wait = t.spec().wait();
+        }
         let cols = view.cols();
         // Turns.
         // Turns before the first open one are finished for good.
@@ -164,8 +193,16 @@ impl Render {
             }
             self.blocked_notices(k, turn, pacer);
             if turn.done {
+                if let Some(t) = transcript.as_deref() {
+                    if awaits_transcript(turn, t) {
+                        let since = *self.turns[k].waiting.get_or_insert(now);
+                        if now < since + t.spec().wait() {
+                            continue;
+                        }
+                    }
+                }
                 let written = view.profile().written_file.as_ref();
-                self.finish_turn(k, turn, cols, written, pacer);
+                self.finish_turn(k, turn, cols, written, transcript.as_deref_mut(), pacer);
             } else {
                 let started = *self.turns[k].started.get_or_insert(now);
                 let status_only = turn.blocks.is_empty() && turn.tasks.is_empty();
@@ -246,6 +283,7 @@ impl Render {
         turn: &Turn,
         cols: usize,
         written: Option<&regex::Regex>,
+        transcript: Option<&mut Transcript>,
         pacer: &mut Pacer,
     ) {
         self.turns[k].finished = true;
@@ -268,10 +306,8 @@ impl Render {
             }
             (None, None) => {}
         }
-        let mut pieces = Vec::new();
-        for text in turn.texts() {
-            pieces.extend(paragraphs(text, cols));
-        }
+        let answer = answer_pieces(turn, cols, transcript);
+        let mut pieces = answer.pieces;
         // An answer cut short says so where it stops.
         if turn.interrupted && !pieces.is_empty() && !record_shows_interrupt(turn) {
             pieces.push(Piece::html("⛔ <i>Interrupted</i>", 13));
@@ -280,8 +316,10 @@ impl Render {
         if messages.len() > LONG_ANSWER_MESSAGES {
             // Too long to read as a stream of messages: its beginning, and the whole of it
             // as a document.
-            let whole: Vec<String> = messages.iter().map(|m| html::plain(m)).collect();
-            let whole = whole.join("\n\n");
+            let whole = answer.markdown.unwrap_or_else(|| {
+                let whole: Vec<String> = messages.iter().map(|m| html::plain(m)).collect();
+                whole.join("\n\n")
+            });
             let id = self.new_id();
             pacer.set(id, loud(messages[0].clone(), vec![]), true);
             let caption = format!(
@@ -363,10 +401,7 @@ impl Render {
                 Block::Text(lines) => {
                     let text: Vec<String> = paragraphs(lines, cols)
                         .into_iter()
-                        .filter_map(|p| match p {
-                            Piece::Text(t) | Piece::Pre(t) => Some(t),
-                            Piece::Html { .. } => None,
-                        })
+                        .filter_map(|p| p.plain_text())
                         .collect();
                     body.push(escape(&tail(&text.join("\n\n"), LIVE_TEXT_LIMIT)));
                 }
@@ -381,6 +416,61 @@ impl Render {
         }
         Some(limit_html_parts(parts))
     }
+}
+
+/// A finished turn's answer as the chat gets it.
+struct AnswerPieces {
+    pieces: Vec<Piece>,
+    /// The whole answer as markdown, when every text of it came from the transcript
+    /// (the document of a long answer is then the markdown itself).
+    markdown: Option<String>,
+}
+
+/// The turn's texts as pieces: each from the transcript's markdown where the transcript
+/// has it, from the screen otherwise (an interrupted text always: the transcript holds
+/// what was streamed, the screen what the user saw).
+fn answer_pieces(
+    turn: &Turn,
+    cols: usize,
+    mut transcript: Option<&mut Transcript>,
+) -> AnswerPieces {
+    let texts: Vec<&[String]> = turn.texts().collect();
+    let mut pieces = Vec::new();
+    let mut markdown: Vec<String> = Vec::new();
+    let mut all_markdown = !texts.is_empty();
+    let mut last: Option<crate::core::transcript::Claimed> = None;
+    for (i, text) in texts.iter().enumerate() {
+        let cut_short = turn.interrupted && i + 1 == texts.len();
+        if let Some(t) = transcript.as_deref_mut().filter(|_| !cut_short) {
+            let seen = words(&text.join("\n"));
+            if let Some(claimed) = t.claim(&seen) {
+                pieces.extend(markdown::pieces(&claimed.markdown));
+                markdown.push(claimed.markdown.clone());
+                last = Some(claimed);
+                continue;
+            }
+            if last.as_ref().is_some_and(|c| c.holds(&seen)) {
+                continue; // the screen drew the answer just taken as two texts
+            }
+        }
+        all_markdown = false;
+        pieces.extend(paragraphs(text, cols));
+    }
+    AnswerPieces {
+        pieces,
+        markdown: all_markdown.then(|| markdown.join("\n\n")),
+    }
+}
+
+/// Whether a turn the screen says is over should wait for the transcript: it has been
+/// delivering, and the turn's last text is not in it yet.
+fn awaits_transcript(turn: &Turn, transcript: &Transcript) -> bool {
+    if !transcript.is_active() || turn.interrupted {
+        return false;
+    }
+    turn.texts()
+        .last()
+        .is_some_and(|text| !transcript.has(&words(&text.join("\n"))))
 }
 
 /// The lasting record of a finished turn: its tool calls, tasks and how it ended.

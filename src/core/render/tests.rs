@@ -16,7 +16,7 @@ fn claude() -> View {
 /// seconds (edits applied, deleted ones gone), in the order they were first sent.
 fn chat(render: &mut Render, pacer: &mut Pacer, view: &View, t: u64) -> Vec<Content> {
     let now = Duration::from_secs(t);
-    render.update(view, pacer, now);
+    render.update(view, None, pacer, now);
     let mut messages: Vec<(MessageId, Content)> = Vec::new();
     for op in pacer.poll(now) {
         match op {

@@ -39,6 +39,12 @@ use http::*;
 use methods::*;
 use state::*;
 
+/// Telegram's HTML checked as the fake checks a message (allowed tags, balance,
+/// entities): the text a user reads, or Telegram's error.
+pub fn parse_telegram_html(html: &str) -> Result<String, String> {
+    parse_html(html)
+}
+
 /// Operations per chat in any rolling minute before `429`.
 pub const FLOOD_LIMIT: usize = 20;
 const FLOOD_WINDOW: Duration = Duration::from_secs(60);
