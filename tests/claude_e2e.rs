@@ -359,6 +359,60 @@ async fn an_idle_session_resumes_with_continue_and_claude_sees_the_earlier_excha
     rig.finish().await;
 }
 
+/// The answer's markdown comes from Claude Code's transcript (the screen draws code
+/// without fences): a Python block arrives as a copyable `<pre><code>` with the exact
+/// code, before and after an idle suspend and `--continue`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_in_an_answer_arrives_as_a_code_block_also_after_a_resume() {
+    let rig = rig("markdown", &[("TELEPTY_IDLE_TIMEOUT", "3s".into())]).await;
+    rig.session().await;
+    rig.say("How do I read a file line by line?");
+    let code = "from pathlib import Path\n\nfor line in Path(\"notes.txt\").read_text().splitlines():\n    if line and not line.startswith(\"#\"):\n        print(line.upper())";
+    let block = format!("<pre><code class=\"language-python\">{code}</code></pre>");
+    let chat = rig
+        .wait("the answer with its code", |chat| {
+            chat.iter().any(|m| m.html.contains(&block))
+        })
+        .await;
+    let answer = chat.iter().find(|m| m.html.contains(&block)).unwrap();
+    assert!(
+        answer.html.contains("<b>Reading a file</b>"),
+        "{}",
+        answer.html
+    );
+    assert!(
+        answer.html.contains("<code>pathlib</code>"),
+        "{}",
+        answer.html
+    );
+    assert!(answer.html.contains("<b>all</b>"), "{}", answer.html);
+    // Once the live message has given way to the answer, the answer is there once.
+    rig.wait("the answer once", |chat| {
+        chat.iter()
+            .filter(|m| m.text.contains("it closes the file for you"))
+            .count()
+            == 1
+    })
+    .await;
+    rig.wait("the idle suspend", has("suspended after being idle"))
+        .await;
+    rig.say("And how do I write it back?");
+    rig.wait("the resume", has("Resuming notes (--")).await;
+    let block = "<pre><code class=\"language-python\">Path(\"notes.txt\").write_text(\"done\\n\")</code></pre>";
+    let chat = rig
+        .wait("the answer after the resume, from the transcript", |chat| {
+            chat.iter().any(|m| m.html.contains(block))
+        })
+        .await;
+    let answer = chat.iter().find(|m| m.html.contains(block)).unwrap();
+    assert!(
+        answer.html.contains("<code>write_text</code>"),
+        "{}",
+        answer.html
+    );
+    rig.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_reaches_claude_as_its_path() {
     let rig = rig("upload", &[]).await;

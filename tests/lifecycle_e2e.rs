@@ -67,7 +67,15 @@ async fn an_idle_session_is_suspended_then_resumed_with_its_conversation_and_mes
     assert!(at("You said: one (turn 2)") < at("You said: two (turn 3)"));
     assert!(at("You said: two (turn 3)") < at("You said: three (turn 4)"));
     assert_eq!(bot.program_inputs(), ["hello", "one", "two", "three"]);
-    assert_eq!(bot.program_args(), ["", "--continue"]);
+    // Started with a conversation id of telepty's choosing (its transcript's name),
+    // resumed with --continue.
+    let args = bot.program_args();
+    assert_eq!(args.len(), 2, "{args:?}");
+    let id = args[0]
+        .strip_prefix("--session-id ")
+        .expect("a fresh start names its id");
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(args[1], "--continue");
 
     // /idle off keeps it running; /delete forgets it, and its directory goes only on
     // the button.

@@ -214,9 +214,15 @@ fn local_sessions_are_supervised_as_the_bots_are() {
     console.close_input();
     console.wait_for("local: session ended", long);
     assert!(console.exits_cleanly());
-    assert_eq!(
-        std::fs::read_to_string(&args).unwrap(),
-        "\n--continue\n\n",
-        "started, resumed, and beta started fresh"
+    // Started (with a conversation id of telepty's choosing, which names its
+    // transcript), resumed, and beta started fresh with an id of its own.
+    let args = std::fs::read_to_string(&args).unwrap();
+    let runs: Vec<&str> = args.lines().collect();
+    assert_eq!(runs.len(), 3, "{args}");
+    assert!(runs[0].starts_with("--session-id "), "{args}");
+    assert_eq!(runs[1], "--continue", "{args}");
+    assert!(
+        runs[2].starts_with("--session-id ") && runs[2] != runs[0],
+        "{args}"
     );
 }

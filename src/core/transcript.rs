@@ -66,11 +66,17 @@ fn default_wait_ms() -> u64 {
 
 impl TranscriptSpec {
     /// The file of conversation `session` of a program started in `dir`.
-    pub fn file(&self, home: &std::path::Path, dir: &std::path::Path, session: &str) -> String {
+    pub fn file(
+        &self,
+        home: &std::path::Path,
+        dir: &std::path::Path,
+        session: &str,
+    ) -> std::path::PathBuf {
         self.path
             .replace("{home}", &home.to_string_lossy())
             .replace("{project}", &project_slug(dir))
             .replace("{session}", session)
+            .into()
     }
 
     /// The arguments that start conversation `session`.
@@ -426,7 +432,7 @@ mod tests {
                 std::path::Path::new("/home/dev/notes-app"),
                 "abc"
             ),
-            "/home/dev/.claude/projects/-home-dev-notes-app/abc.jsonl"
+            std::path::Path::new("/home/dev/.claude/projects/-home-dev-notes-app/abc.jsonl")
         );
         assert_eq!(spec.start_args("abc"), ["--session-id", "abc"]);
     }

@@ -30,6 +30,10 @@ pub struct Record {
     /// The program's conversation id, from its exit line (`claude --resume <id>`).
     #[serde(default)]
     pub conversation: Option<String>,
+    /// The conversation id telepty chose when it started the program afresh (the
+    /// profile's `[transcript] session_args`): it names the transcript file to follow.
+    #[serde(default)]
+    pub transcript: Option<String>,
     /// Whether the user ever sent the program something: only then is there a
     /// conversation to continue.
     #[serde(default)]
@@ -264,6 +268,7 @@ mod tests {
             state: "ready".into(),
             last_activity: 1,
             conversation: None,
+            transcript: None,
             used: false,
             idle_timeout: None,
             active: true,

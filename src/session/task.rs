@@ -18,6 +18,7 @@ use crate::core::pipeline::Pipeline;
 use crate::core::profile::{Profile, ViewKind};
 use crate::core::typing::{Step, Typist};
 use crate::core::view::State;
+use crate::session::transcript::Follow;
 use crate::term::keys::{paste_bytes, Key};
 use crate::term::pty::{Command, ExitInfo, Pty};
 use crate::term::screen::Size;
@@ -76,6 +77,8 @@ impl std::fmt::Debug for Tap {
 
 /// Output chunks kept for a slow attached terminal before it must draw the screen anew.
 const TAP_BACKLOG: usize = 1024;
+/// Transcript lines read ahead of the session task (the follower waits beyond it).
+const TRANSCRIPT_BACKLOG: usize = 256;
 
 /// What the program is doing, as far as the bot needs to know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,19 +128,29 @@ pub struct Session {
 
 impl Session {
     /// Starts `command` in a PTY and the task that drives it; events go to `events`.
-    /// Its buttons carry `stamp` (see [`crate::core::buttons`]).
+    /// Its buttons carry `stamp` (see [`crate::core::buttons`]). With `transcript`, the
+    /// program's own log of the conversation is followed beside the screen.
     pub fn spawn(
         command: Command,
         profile: Arc<Profile>,
         limits: Limits,
         stamp: crate::core::buttons::Stamp,
+        transcript: Option<Follow>,
         events: mpsc::Sender<Event>,
     ) -> anyhow::Result<Session> {
+        // Followed from before the program starts, so that none of its lines is missed
+        // and none of an earlier run's is taken for new.
+        let lines = transcript.map(|what| {
+            let (tx, rx) = mpsc::channel(TRANSCRIPT_BACKLOG);
+            let follower = crate::session::transcript::Follower::new(what);
+            tokio::spawn(crate::session::transcript::follow(follower, tx));
+            rx
+        });
         let (pty, output) = Pty::spawn(&command)?;
         let pid = pty.pid();
         let pipeline = Pipeline::new(profile, command.size, limits).with_stamp(stamp);
         let (requests, inbox) = mpsc::channel(64);
-        tokio::spawn(run(pty, output, pipeline, inbox, events));
+        tokio::spawn(run(pty, output, lines, pipeline, inbox, events));
         Ok(Session { requests, pid })
     }
 
@@ -217,6 +230,7 @@ async fn reply<T>(rx: oneshot::Receiver<T>) -> Option<T> {
 async fn run(
     pty: Pty,
     mut output: mpsc::Receiver<Vec<u8>>,
+    mut transcript: Option<mpsc::Receiver<String>>,
     mut pipeline: Pipeline,
     mut inbox: mpsc::Receiver<Request>,
     events: mpsc::Sender<Event>,
@@ -300,6 +314,10 @@ async fn run(
                     send(ops).await;
                 }
                 None => output_open = false,
+            },
+            line = next_line(&mut transcript), if transcript.is_some() => match line {
+                Some(line) => send(pipeline.transcript_line(now(), &line)).await,
+                None => transcript = None,
             },
             info = pty.wait(), if exit.is_none() => {
                 // Output still in flight comes first (without waiting on descendants that
@@ -449,6 +467,14 @@ async fn run(
             exit = Some(info);
             output_open = false;
         }
+    }
+}
+
+/// The next line of the transcript (`None`: the follower stopped).
+async fn next_line(lines: &mut Option<mpsc::Receiver<String>>) -> Option<String> {
+    match lines {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

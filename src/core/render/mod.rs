@@ -444,6 +444,7 @@ fn answer_pieces(
         if let Some(t) = transcript.as_deref_mut().filter(|_| !cut_short) {
             let seen = words(&text.join("\n"));
             if let Some(claimed) = t.claim(&seen) {
+                tracing::debug!(turn = %turn.user, "answer text from the transcript");
                 pieces.extend(markdown::pieces(&claimed.markdown));
                 markdown.push(claimed.markdown.clone());
                 last = Some(claimed);
@@ -454,6 +455,7 @@ fn answer_pieces(
             }
         }
         all_markdown = false;
+        tracing::debug!(turn = %turn.user, "answer text from the screen");
         pieces.extend(paragraphs(text, cols));
     }
     AnswerPieces {

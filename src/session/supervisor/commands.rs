@@ -67,6 +67,7 @@ impl Supervisor {
             state: Phase::Suspended.as_str().into(),
             last_activity: unix_now(),
             conversation: None,
+            transcript: None,
             used: false,
             idle_timeout: None,
             active: true,

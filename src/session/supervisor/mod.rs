@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use super::lifecycle::{self, least_recently_used, should_suspend, Crashes, Intent, Phase};
 use super::registry::{unix_now, Ledger, Record, Registry};
 use super::task::{Ending, Event, Request, Session};
+use super::transcript::Follow;
 use super::{ProgramId, SessionId};
 use crate::config::Config;
 use crate::control::socket::{SessionInfo, ToBot};
@@ -413,6 +414,30 @@ impl Supervisor {
             );
         }
         let dir = entry.record.dir.clone();
+        // The program's own transcript: a fresh conversation gets an id chosen here, so
+        // its file is known; a resumed one goes on in the file of the id it had.
+        let follow = self.profile.transcript.as_ref().and_then(|spec| {
+            if !resuming && !spec.session_args.is_empty() {
+                let id = uuid::Uuid::new_v4().to_string();
+                args.extend(spec.start_args(&id));
+                entry.record.transcript = Some(id);
+            }
+            let home = std::env::var_os("HOME").map(PathBuf::from)?;
+            // The program names its project folder after its working directory as the
+            // system resolves it.
+            let project = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+            let id = entry
+                .record
+                .conversation
+                .clone()
+                .or(entry.record.transcript.clone());
+            let file = spec.file(&home, &project, id.as_deref().unwrap_or("-"));
+            Some(Follow {
+                dir: file.parent()?.to_path_buf(),
+                file: id.is_some().then_some(file),
+                from_end: resuming,
+            })
+        });
         let stamp = Stamp {
             boot: self.boot,
             program: self.runs + 1,
@@ -425,8 +450,14 @@ impl Supervisor {
                     .size(self.config.pty_size);
                 command.missing_hint = self.profile.program.missing_hint(&args[0]);
                 let (tx, rx) = mpsc::channel(256);
-                let session =
-                    Session::spawn(command, self.profile.clone(), self.limits, stamp, tx)?;
+                let session = Session::spawn(
+                    command,
+                    self.profile.clone(),
+                    self.limits,
+                    stamp,
+                    follow,
+                    tx,
+                )?;
                 Ok((session, rx))
             });
         let (session, mut rx) = match started {
