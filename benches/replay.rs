@@ -7,7 +7,8 @@
 //!   after every chunk (the yardstick: the view may cost no more than one such look).
 //!
 //! A last group replays the long-answer recording through the pipeline, to give the CPU
-//! time per second of a real-time session.
+//! time per second of a real-time session — also with its transcript (2.1.332), the
+//! answer then rendered from the transcript's markdown.
 
 use std::path::{Path, PathBuf};
 
@@ -133,6 +134,19 @@ fn bench(c: &mut Criterion) {
         group.bench_function("pipeline on b-long-answer", |b| {
             b.iter(|| replay_chat(&long, claude.clone(), Limits::default()).len());
         });
+        // The same answer recorded with 2.1.332 and its transcript: the answer is then
+        // rendered from the transcript's markdown.
+        let with = root.join("../shared/claude-code/casts-2.1.332/b-long-answer.100x30.cast");
+        if let Ok(with) = Cast::read_file(&with) {
+            println!(
+                "b-long-answer (2.1.332, 100x30): {:.1} s of recording, {} transcript lines",
+                with.duration(),
+                with.transcript.len()
+            );
+            group.bench_function("pipeline on b-long-answer with its transcript", |b| {
+                b.iter(|| replay_chat(&with, claude.clone(), Limits::default()).len());
+            });
+        }
         group.finish();
     }
 }
