@@ -184,12 +184,26 @@ fn with_transcripts_every_formatting_is_kept() {
     }
 }
 
-/// Without transcripts the screen is all there is; its messages are still valid HTML.
+/// Without transcripts the screen is all there is: what it draws bold (headings,
+/// `**bold**`) and in the inline-code colour is kept, ≥ 90 % (code blocks are drawn
+/// without anything that marks them); its messages are valid HTML.
 #[test]
-fn without_transcripts_the_chat_is_valid_html() {
+fn without_transcripts_the_screen_keeps_headings_bold_and_inline_code() {
     for set in [Recordings::Reference2_1_197, Recordings::Reference2_1_331] {
         let score = score(set);
         eprintln!("{set:?} from the screen: {}", score.figures());
+        assert!(
+            score.kinds.get("headings").is_some_and(|k| k.1 > 0),
+            "graded nothing"
+        );
+        for kind in ["headings", "bold", "inline_code"] {
+            assert!(
+                score.share(kind) >= 0.9,
+                "{set:?} {kind}: {}\n{}",
+                score.figures(),
+                score.misses.join("\n")
+            );
+        }
         assert_eq!(
             score.share("valid_html"),
             1.0,

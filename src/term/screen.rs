@@ -208,11 +208,16 @@ impl Row {
 
     /// The lead colour as profiles name colours: `default`, `231`, `#rrggbb`.
     pub fn lead_fg_name(&self) -> String {
-        match self.lead_fg {
-            vt100::Color::Default => "default".into(),
-            vt100::Color::Idx(i) => i.to_string(),
-            vt100::Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
-        }
+        colour_name(self.lead_fg)
+    }
+}
+
+/// A colour as profiles name colours: `default`, `231`, `#rrggbb`.
+pub fn colour_name(colour: vt100::Color) -> String {
+    match colour {
+        vt100::Color::Default => "default".into(),
+        vt100::Color::Idx(i) => i.to_string(),
+        vt100::Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
     }
 }
 
@@ -338,6 +343,28 @@ impl Screen {
     /// The visible rows with their look.
     pub fn rows(&self) -> Vec<Row> {
         Row::all(self.parser.screen(), &self.colour_marks)
+    }
+
+    /// Whether each character of visible row `row`'s text (as [`Row::text`] has it) is
+    /// drawn bold, and its colour: how the screen shows what markdown marked up.
+    pub fn row_styles(&self, row: u16) -> Vec<(bool, vt100::Color)> {
+        let screen = self.parser.screen();
+        let mut out = Vec::new();
+        for col in 0..screen.size().1.get() {
+            let Some(cell) = screen.cell(row, col) else {
+                break;
+            };
+            if cell.is_wide_continuation() {
+                continue;
+            }
+            let style = (cell.bold(), cell.fgcolor());
+            if cell.has_contents() {
+                out.extend(cell.contents().chars().map(|_| style));
+            } else {
+                out.push(style);
+            }
+        }
+        out
     }
 
     /// At least as many as the rows that scrolled off the top since the last call (line

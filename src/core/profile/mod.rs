@@ -39,6 +39,22 @@ struct ProfileFile {
     program: ProgramFile,
     /// The program's own log of the conversation (absent: the screen is all there is).
     transcript: Option<crate::core::transcript::TranscriptSpec>,
+    #[serde(default)]
+    text_styles: TextStyles,
+}
+
+/// How the screen shows an answer's markup: the chat keeps it where the transcript does
+/// not give the answer.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TextStyles {
+    /// Characters drawn bold are bold in the chat (headings, `**bold**`).
+    #[serde(default)]
+    pub bold: bool,
+    /// Characters drawn in one of these colours are inline code (`default`, a
+    /// 256-colour index such as `153`, or `#rrggbb`).
+    #[serde(default)]
+    pub code_fg: Vec<String>,
 }
 
 /// What the program is called and how it is installed.
@@ -253,6 +269,8 @@ pub struct Profile {
     pub program: Program,
     /// Where the program logs the conversation and how to read its answers there.
     pub transcript: Option<crate::core::transcript::TranscriptSpec>,
+    /// How the screen shows an answer's markup.
+    pub text_styles: TextStyles,
 }
 
 /// What the program is called and how it is installed, for what telepty says about it.
@@ -376,6 +394,7 @@ impl Profile {
             echo_wait: ECHO_WAIT,
             program: Program::default(),
             transcript: None,
+            text_styles: TextStyles::default(),
         }
     }
 
@@ -457,6 +476,7 @@ impl Profile {
                 tested_version: file.program.tested_version,
             },
             transcript: file.transcript,
+            text_styles: file.text_styles,
         })
     }
 

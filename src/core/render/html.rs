@@ -6,6 +6,8 @@
 //! line boundaries (words, as a last resort), and a `<pre>` cut in two is closed and
 //! reopened, so no message ever ends inside a tag or an entity.
 
+use crate::core::view::Span;
+
 /// Characters of visible text per message: Telegram's 4096 with room to spare.
 pub const MESSAGE_LIMIT: usize = 4000;
 
@@ -335,18 +337,37 @@ pub fn pack(pieces: Vec<Piece>, limit: usize) -> Vec<String> {
 /// terminal's width are joined back into paragraphs; lists keep their items; tables
 /// (box-drawing characters) become `<pre>`.
 pub fn paragraphs(lines: &[String], cols: usize) -> Vec<Piece> {
+    styled_paragraphs(lines, cols, |_| None)
+}
+
+/// [`paragraphs`] keeping what the screen drew bold or as inline code: `styles` gives a
+/// line's [`Span`]s.
+pub fn styled_paragraphs(
+    lines: &[String],
+    cols: usize,
+    styles: impl Fn(&str) -> Option<Vec<Span>>,
+) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut text = String::new();
+    // The (bold, code) marks of each character of `text`.
+    let mut marks: Vec<(bool, bool)> = Vec::new();
     let mut table = String::new();
     let mut prev_len = 0usize;
-    let flush_text = |text: &mut String, pieces: &mut Vec<Piece>| {
+    let flush_text = |text: &mut String, marks: &mut Vec<(bool, bool)>, pieces: &mut Vec<Piece>| {
         if !text.is_empty() {
-            pieces.push(Piece::Text(std::mem::take(text)));
+            let text = std::mem::take(text);
+            let marks = std::mem::take(marks);
+            if marks.iter().any(|(b, c)| *b || *c) {
+                pieces.push(Piece::Rich(marked_tokens(&text, &marks)));
+            } else {
+                pieces.push(Piece::Text(text));
+            }
         }
+        marks.clear();
     };
     for line in lines {
         if line.is_empty() {
-            flush_text(&mut text, &mut pieces);
+            flush_text(&mut text, &mut marks, &mut pieces);
             if !table.is_empty() {
                 pieces.push(Piece::Pre(table_rows(&std::mem::take(&mut table))));
             }
@@ -354,7 +375,7 @@ pub fn paragraphs(lines: &[String], cols: usize) -> Vec<Piece> {
             continue;
         }
         if is_table_line(line) {
-            flush_text(&mut text, &mut pieces);
+            flush_text(&mut text, &mut marks, &mut pieces);
             if !table.is_empty() {
                 table.push('\n');
             }
@@ -366,20 +387,57 @@ pub fn paragraphs(lines: &[String], cols: usize) -> Vec<Piece> {
         }
         // Drawn lines are indented by two; a wrapped line reached the right edge.
         let wrapped = prev_len + 2 + 12 >= cols && !starts_item(line);
+        let mut line_marks = vec![(false, false); line.chars().count()];
+        for span in styles(line).unwrap_or_default() {
+            for m in line_marks.iter_mut().take(span.end).skip(span.start) {
+                *m = (span.bold, span.code);
+            }
+        }
         if text.is_empty() {
         } else if wrapped {
+            // A bold phrase wrapped over two lines stays one phrase.
+            let around = marks.last().copied();
+            let same = around.filter(|m| line_marks.first() == Some(m));
             text.push(' ');
+            marks.push(same.unwrap_or((false, false)));
         } else {
             text.push('\n');
+            marks.push((false, false));
         }
         text.push_str(line);
+        marks.extend(line_marks);
         prev_len = line.chars().count();
     }
-    flush_text(&mut text, &mut pieces);
+    flush_text(&mut text, &mut marks, &mut pieces);
     if !table.is_empty() {
         pieces.push(Piece::Pre(table_rows(&table)));
     }
     pieces
+}
+
+/// Text with a (bold, code) mark per character as rich tokens.
+fn marked_tokens(text: &str, marks: &[(bool, bool)]) -> Vec<Token> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut start = 0;
+    for k in 1..=chars.len() {
+        let mark = |i: usize| marks.get(i).copied().unwrap_or((false, false));
+        if k < chars.len() && mark(k) == mark(start) {
+            continue;
+        }
+        let (bold, code) = mark(start);
+        let run: String = chars[start..k].iter().collect();
+        if bold {
+            tokens.push(Token::Open(Tag::Bold));
+        }
+        if code {
+            tokens.push(Token::Open(Tag::Code));
+        }
+        tokens.push(Token::Text(run));
+        tokens.extend((0..usize::from(bold) + usize::from(code)).map(|_| Token::Close));
+        start = k;
+    }
+    tokens
 }
 
 /// A table as Claude Code draws it (box-drawing borders, cells wrapped over several

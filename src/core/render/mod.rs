@@ -27,7 +27,7 @@ use crate::core::profile::Kind;
 use crate::core::transcript::{words, Transcript};
 use crate::core::view::{Block, Prompt, State, ToolLine, Turn, View};
 
-use html::{escape, pack, paragraphs, Piece, MESSAGE_LIMIT};
+use html::{escape, pack, paragraphs, styled_paragraphs, Piece, MESSAGE_LIMIT};
 
 /// The longest button label; longer options are cut with `…` (the message lists them
 /// in full).
@@ -201,8 +201,7 @@ impl Render {
                         }
                     }
                 }
-                let written = view.profile().written_file.as_ref();
-                self.finish_turn(k, turn, cols, written, transcript.as_deref_mut(), pacer);
+                self.finish_turn(k, turn, view, transcript.as_deref_mut(), pacer);
             } else {
                 let started = *self.turns[k].started.get_or_insert(now);
                 let status_only = turn.blocks.is_empty() && turn.tasks.is_empty();
@@ -281,11 +280,12 @@ impl Render {
         &mut self,
         k: usize,
         turn: &Turn,
-        cols: usize,
-        written: Option<&regex::Regex>,
+        view: &View,
         transcript: Option<&mut Transcript>,
         pacer: &mut Pacer,
     ) {
+        let cols = view.cols();
+        let written = view.profile().written_file.as_ref();
         self.turns[k].finished = true;
         let record = record_text(turn);
         // The files the turn wrote can be fetched from its record.
@@ -306,7 +306,7 @@ impl Render {
             }
             (None, None) => {}
         }
-        let answer = answer_pieces(turn, cols, transcript);
+        let answer = answer_pieces(turn, cols, view, transcript);
         let mut pieces = answer.pieces;
         // An answer cut short says so where it stops.
         if turn.interrupted && !pieces.is_empty() && !record_shows_interrupt(turn) {
@@ -432,6 +432,7 @@ struct AnswerPieces {
 fn answer_pieces(
     turn: &Turn,
     cols: usize,
+    view: &View,
     mut transcript: Option<&mut Transcript>,
 ) -> AnswerPieces {
     let texts: Vec<&[String]> = turn.texts().collect();
@@ -456,7 +457,9 @@ fn answer_pieces(
         }
         all_markdown = false;
         tracing::debug!(turn = %turn.user, "answer text from the screen");
-        pieces.extend(paragraphs(text, cols));
+        pieces.extend(styled_paragraphs(text, cols, |line| {
+            view.styles_of(line).map(<[_]>::to_vec)
+        }));
     }
     AnswerPieces {
         pieces,

@@ -12,6 +12,7 @@
 
 pub(crate) mod follow;
 pub mod prompt;
+pub mod styles;
 pub mod turn;
 
 use std::hash::{Hash, Hasher};
@@ -22,6 +23,7 @@ use crate::core::profile::{Classified, Kind, Profile};
 use crate::term::screen::{Row, Screen};
 
 pub use prompt::{Choice, Prompt};
+pub use styles::Span;
 pub use turn::{Block, Task, ToolLine, Turn};
 
 /// A screen line with what the profile says it is.
@@ -138,6 +140,8 @@ pub struct View {
     cols: usize,
     /// A view the chat ignores was shown: the next look reads only the visible rows.
     resync: bool,
+    /// How the screen marked up answer lines (bold, inline code).
+    styles: styles::Styles,
 }
 
 impl View {
@@ -163,6 +167,7 @@ impl View {
             generation: 0,
             cols: 80,
             resync: false,
+            styles: styles::Styles::default(),
         }
     }
 
@@ -301,8 +306,37 @@ impl View {
         }
         self.last_digest = Some(digest);
         self.resync = false;
+        // Rows not looked at for their markup yet (the profile says what it looks like).
+        let wanted = &self.profile.text_styles;
+        let unstyled: Vec<(u16, Row)> = if wanted.bold || !wanted.code_fg.is_empty() {
+            visible
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| !r.text.trim().is_empty() && !self.styles.seen(r))
+                .map(|(i, r)| (i as u16, r.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         rows.extend(visible);
         self.look(now, rows, size.cols as usize);
+        for (i, row) in unstyled {
+            let key = (row.hash, colour_key(row.lead_fg), row.text.len());
+            let Some(class) = self.classified.get(&key).cloned() else {
+                continue;
+            };
+            let cells = match class.kind {
+                Kind::Assistant | Kind::Text => screen.row_styles(i),
+                _ => Vec::new(),
+            };
+            self.styles
+                .learn(&self.profile.text_styles, &row, &class, &cells);
+        }
+    }
+
+    /// How the screen marked up a line of answer text (as a turn's text holds it).
+    pub fn styles_of(&self, line: &str) -> Option<&[Span]> {
+        self.styles.of(line)
     }
 
     /// Classifies rows, each distinct row once: Claude Code redraws the same rows
