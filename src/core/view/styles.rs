@@ -59,12 +59,19 @@ impl Styles {
             return;
         };
         let offset = line[..at].chars().count();
+        // A colour is named once per change of colour along the row, not per character.
+        let mut last: Option<(vt100::Color, bool)> = None;
+        let mut is_code = |fg: vt100::Color| match last {
+            Some((c, code)) if c == fg => code,
+            _ => {
+                let code = wanted.code_fg.contains(&colour_name(fg));
+                last = Some((fg, code));
+                code
+            }
+        };
         let styles: Vec<(bool, bool)> = (0..content.chars().count())
             .map(|k| match cells.get(offset + k) {
-                Some((bold, fg)) => (
-                    wanted.bold && *bold,
-                    !wanted.code_fg.is_empty() && wanted.code_fg.contains(&colour_name(*fg)),
-                ),
+                Some((bold, fg)) => (wanted.bold && *bold, is_code(*fg)),
                 None => (false, false),
             })
             .collect();
