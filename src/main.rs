@@ -50,7 +50,7 @@ enum Cmd {
         title: Option<String>,
         /// Also write the output as plain text, escape sequences removed.
         #[arg(long)]
-        transcript: Option<PathBuf>,
+        text: Option<PathBuf>,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -185,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             script,
             env,
             title,
-            transcript,
+            text,
             command,
         } => {
             let size = size
@@ -208,11 +208,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("--env {pair:?}: expected KEY=VALUE"))?;
                 cmd = cmd.env(k, v);
             }
+            // Claude Code's own transcript goes beside the cast (NAME.transcript.jsonl).
+            let follow = telepty::session::transcript::Follow::for_command(
+                &telepty::core::profile::Profile::claude(),
+                &cmd,
+            );
             let options = Options {
                 command: cmd,
                 out,
                 title,
-                transcript,
+                text,
+                follow,
             };
             let runtime = tokio::runtime::Runtime::new()?;
             let info = runtime.block_on(async {

@@ -22,7 +22,7 @@ fn a_scripted_recording_replays_to_what_was_on_screen() {
         .arg(&cast_path)
         .arg("--script")
         .arg(&steps)
-        .arg("--transcript")
+        .arg("--text")
         .arg(&transcript)
         .arg("--cwd")
         .arg(dir.path())
@@ -76,6 +76,84 @@ fn a_scripted_recording_replays_to_what_was_on_screen() {
     assert!(
         !String::from_utf8(out.stdout).unwrap().contains("Hello"),
         "nothing was said at 0 s"
+    );
+}
+
+/// Recording Claude Code (the profile's `claude` binary; here a stand-in that writes a
+/// session log as Claude Code does), its transcript goes beside the cast: each entry that
+/// appeared while recording, when it appeared; what the file held before is not part of
+/// this recording.
+#[test]
+fn recording_claude_code_writes_its_transcript_beside_the_cast() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let project = dir.path().join("my_project.v2");
+    std::fs::create_dir_all(&project).unwrap();
+    let slug: String = project
+        .canonicalize()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let log_dir = home.join(".claude/projects").join(slug);
+    std::fs::create_dir_all(&log_dir).unwrap();
+    std::fs::write(log_dir.join("s1.jsonl"), "{\"type\":\"old\"}\n").unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let claude = bin.join("claude");
+    std::fs::write(
+        &claude,
+        r#"#!/bin/bash
+log="$HOME/.claude/projects/$(pwd -P | sed 's/[^A-Za-z0-9]/-/g')/s1.jsonl"
+printf 'ready\n'
+read -r line
+printf '{"type":"user","message":{"content":"%s"}}\n' "$line" >> "$log"
+printf 'got %s\n' "$line"
+sleep 0.2
+printf '{"type":"assistant","message":{"content":[{"type":"text","text":"**hi**"}]}}\n' >> "$log"
+printf 'done\n'
+read -r rest
+exit 0
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let steps = dir.path().join("steps");
+    std::fs::write(
+        &steps,
+        "wait \"ready\"\ntype hello\nkey Enter\nwait \"done\"\nkey Ctrl-D\nexit 10\n",
+    )
+    .unwrap();
+    let cast_path = dir.path().join("x.cast");
+    let status = Command::new(TELEPTY)
+        .args(["record", "--size", "60x20", "--out"])
+        .arg(&cast_path)
+        .arg("--script")
+        .arg(&steps)
+        .arg("--cwd")
+        .arg(&project)
+        .arg("--env")
+        .arg(format!("HOME={}", home.display()))
+        .arg("--")
+        .arg(&claude)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cast = Cast::read_file(&cast_path).unwrap();
+    let kinds: Vec<&str> = cast
+        .transcript
+        .iter()
+        .map(|l| l.entry["type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["user", "assistant"], "{:?}", cast.transcript);
+    assert!(cast.transcript.iter().all(|l| l.file == "s1.jsonl"));
+    assert_eq!(cast.transcript[0].entry["message"]["content"], "hello");
+    let (first, second) = (cast.transcript[0].time, cast.transcript[1].time);
+    assert!(
+        0.0 < first && first < second && second <= cast.duration() + 1.0,
+        "{first} {second}"
     );
 }
 

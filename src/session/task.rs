@@ -143,7 +143,12 @@ impl Session {
         let lines = transcript.map(|what| {
             let (tx, rx) = mpsc::channel(TRANSCRIPT_BACKLOG);
             let follower = crate::session::transcript::Follower::new(what);
-            tokio::spawn(crate::session::transcript::follow(follower, tx));
+            tokio::spawn(crate::session::transcript::follow(
+                follower,
+                tx,
+                crate::session::transcript::POLL,
+                Default::default(),
+            ));
             rx
         });
         let (pty, output) = Pty::spawn(&command)?;
@@ -230,7 +235,7 @@ async fn reply<T>(rx: oneshot::Receiver<T>) -> Option<T> {
 async fn run(
     pty: Pty,
     mut output: mpsc::Receiver<Vec<u8>>,
-    mut transcript: Option<mpsc::Receiver<String>>,
+    mut transcript: Option<mpsc::Receiver<crate::session::transcript::Followed>>,
     mut pipeline: Pipeline,
     mut inbox: mpsc::Receiver<Request>,
     events: mpsc::Sender<Event>,
@@ -316,7 +321,7 @@ async fn run(
                 None => output_open = false,
             },
             line = next_line(&mut transcript), if transcript.is_some() => match line {
-                Some(line) => send(pipeline.transcript_line(now(), &line)).await,
+                Some(followed) => send(pipeline.transcript_line(now(), &followed.line)).await,
                 None => transcript = None,
             },
             info = pty.wait(), if exit.is_none() => {
@@ -471,7 +476,9 @@ async fn run(
 }
 
 /// The next line of the transcript (`None`: the follower stopped).
-async fn next_line(lines: &mut Option<mpsc::Receiver<String>>) -> Option<String> {
+async fn next_line(
+    lines: &mut Option<mpsc::Receiver<crate::session::transcript::Followed>>,
+) -> Option<crate::session::transcript::Followed> {
     match lines {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -39,13 +39,60 @@ pub struct Follow {
     pub from_end: bool,
 }
 
-/// Follows until the receiver goes away. The follower is made by the caller, before the
-/// program starts: the file's end is taken then.
-pub async fn follow(mut follower: Follower, lines: mpsc::Sender<String>) {
-    let mut tick = tokio::time::interval(POLL);
+/// A line of the transcript and the name of the file it is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Followed {
+    pub file: String,
+    pub line: String,
+}
+
+impl Follow {
+    /// What to follow for `command` when it runs the profile's program (its `binary`)
+    /// and the profile says where its transcript is: a new conversation, its file not
+    /// known, so the file that grows in its folder. `HOME` is the command's, or ours.
+    pub fn for_command(
+        profile: &crate::core::profile::Profile,
+        command: &crate::term::pty::Command,
+    ) -> Option<Follow> {
+        let spec = profile.transcript.as_ref()?;
+        let binary = profile.program.binary.as_deref()?;
+        let name = Path::new(&command.program).file_name()?;
+        if name != binary {
+            return None;
+        }
+        let home = command
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "HOME")
+            .map(|(_, v)| PathBuf::from(v))
+            .or_else(|| std::env::var_os("HOME").map(PathBuf::from))?;
+        let project = std::fs::canonicalize(&command.cwd).unwrap_or_else(|_| command.cwd.clone());
+        Some(Follow {
+            file: None,
+            dir: spec.file(&home, &project, "-").parent()?.to_path_buf(),
+            from_end: true,
+        })
+    }
+}
+
+/// Follows, looking every `poll`, until the receiver goes away or `stop` is cancelled
+/// (then after one last look). The follower is made by the caller, before the program
+/// starts: the file's end is taken then.
+pub async fn follow(
+    mut follower: Follower,
+    lines: mpsc::Sender<Followed>,
+    poll: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = false;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled(), if !last => last = true,
+        }
         if lines.is_closed() {
             return;
         }
@@ -61,10 +108,22 @@ pub async fn follow(mut follower: Follower, lines: mpsc::Sender<String>) {
             Err(_) => return,
         };
         follower = back;
+        let file = follower
+            .current()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for line in new {
-            if lines.send(line).await.is_err() {
+            let followed = Followed {
+                file: file.clone(),
+                line,
+            };
+            if lines.send(followed).await.is_err() {
                 return;
             }
+        }
+        if last {
+            return;
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context};
 
 use crate::cast::asciicast::{EventKind, Header, Writer};
+use crate::session::transcript::{Follow, Followed, Follower};
 use crate::term::pty::{Command, ExitInfo};
 use crate::term::screen::{normalize_whitespace, Size, DEFAULT_SCROLLBACK};
 use crate::term::terminal::{Activity, Terminal};
@@ -27,15 +28,29 @@ pub struct Options {
     pub out: PathBuf,
     pub title: Option<String>,
     /// A plain-text copy of the output, escape sequences removed.
-    pub transcript: Option<PathBuf>,
+    pub text: Option<PathBuf>,
+    /// The program's own transcript of the conversation, recorded beside the cast as
+    /// `NAME.transcript.jsonl` (see [`crate::cast::transcript`]).
+    pub follow: Option<Follow>,
+}
+
+/// How often a recording looks at the program's transcript (the moment a line appeared
+/// is its time in the recording).
+const TRANSCRIPT_POLL: Duration = Duration::from_millis(20);
+
+/// The program's transcript, followed while recording.
+struct Following {
+    stop: tokio_util::sync::CancellationToken,
+    writer: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// A terminal whose every byte in and out is written to a recording.
 pub struct Recorder {
     term: Terminal,
     cast: Writer<BufWriter<File>>,
-    transcript: Option<strip_ansi_escapes::Writer<BufWriter<File>>>,
+    text: Option<strip_ansi_escapes::Writer<BufWriter<File>>>,
     start: Instant,
+    following: Option<Following>,
 }
 
 impl Recorder {
@@ -54,7 +69,7 @@ impl Recorder {
         }
         header.title = options.title.clone();
         let cast = Writer::new(BufWriter::new(file), &header)?;
-        let transcript = match &options.transcript {
+        let text = match &options.text {
             Some(path) => {
                 let file = File::create(path)
                     .with_context(|| format!("cannot create {}", path.display()))?;
@@ -62,12 +77,24 @@ impl Recorder {
             }
             None => None,
         };
+        // The transcript's follower takes the file's end before the program starts.
+        let follower = options.follow.clone().map(Follower::new);
         let term = Terminal::spawn(&options.command, DEFAULT_SCROLLBACK)?;
+        let start = Instant::now();
+        let following = match follower {
+            Some(follower) => Some(follow_into(
+                follower,
+                &crate::cast::transcript::beside(&options.out),
+                start,
+            )?),
+            None => None,
+        };
         Ok(Recorder {
             term,
             cast,
-            transcript,
-            start: Instant::now(),
+            text,
+            start,
+            following,
         })
     }
 
@@ -80,7 +107,7 @@ impl Recorder {
         let activity = self.term.next().await;
         if let Activity::Output(bytes, _) = &activity {
             self.cast.bytes(self.now(), EventKind::Output, bytes)?;
-            if let Some(t) = &mut self.transcript {
+            if let Some(t) = &mut self.text {
                 t.write_all(bytes)?;
             }
         }
@@ -133,11 +160,53 @@ impl Recorder {
             }
         };
         self.cast.into_inner().flush()?;
-        if let Some(mut t) = self.transcript.take() {
+        if let Some(mut t) = self.text.take() {
             t.flush()?;
+        }
+        if let Some(following) = self.following.take() {
+            // One last look, then every line is written.
+            following.stop.cancel();
+            following
+                .writer
+                .await
+                .context("the transcript writer failed")??;
         }
         Ok(info)
     }
+}
+
+/// Follows the program's transcript into `path`: one `[t, file, entry]` line per entry,
+/// `t` the moment it appeared since `start` (the cast's clock).
+fn follow_into(follower: Follower, path: &Path, start: Instant) -> anyhow::Result<Following> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Followed>(1024);
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(crate::session::transcript::follow(
+        follower,
+        tx,
+        TRANSCRIPT_POLL,
+        stop.clone(),
+    ));
+    let shown = path.display().to_string();
+    let writer = tokio::spawn(async move {
+        let mut out = BufWriter::new(file);
+        while let Some(followed) = rx.recv().await {
+            let time = start.elapsed().as_secs_f64();
+            // Only whole entries: a line that is not JSON is not Claude Code's.
+            let Ok(entry) = serde_json::from_str(&followed.line) else {
+                continue;
+            };
+            let line = crate::cast::transcript::Line {
+                time: (time * 1e6).round() / 1e6,
+                file: followed.file,
+                entry,
+            };
+            writeln!(out, "{}", line.to_json()).with_context(|| format!("cannot write {shown}"))?;
+            out.flush()?;
+        }
+        Ok(())
+    });
+    Ok(Following { stop, writer })
 }
 
 fn screen_shows(term: &Terminal, text: &str) -> bool {

@@ -12,6 +12,8 @@ use clap::Parser;
 use serde_json::json;
 use telepty::cast::record::script::{self, Step};
 use telepty::cast::record::{self, Options};
+use telepty::core::profile::Profile;
+use telepty::session::transcript::Follow;
 use telepty::{Command, Size};
 use telepty_testkit::mock::anthropic::Mock;
 use telepty_testkit::mock::claude_home::ClaudeHome;
@@ -129,11 +131,14 @@ async fn record_one(cli: &Cli, version: &str, entry: &Entry, size: Size) -> anyh
     command.env = home.env(port, setup);
     let stem = format!("{}.{size}", entry.name);
     let out = cli.dir.join(format!("{stem}.cast"));
+    // Claude Code's own transcript is recorded beside the cast (NAME.transcript.jsonl).
+    let follow = Follow::for_command(&Profile::claude(), &command);
     let options = Options {
         command,
         out,
         title: Some(entry.name.clone()),
-        transcript: None,
+        text: None,
+        follow,
     };
 
     let mut rec = record::Recorder::start(&options)?;
