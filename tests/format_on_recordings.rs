@@ -156,12 +156,21 @@ fn score(set: Recordings) -> Score {
     score
 }
 
-/// With the transcript beside each cast (Claude Code 2.1.332): every code block, inline
-/// code span, heading, bold span and link.
+/// With the transcript beside each cast (Claude Code 2.1.332: the reference casts and the
+/// project's own fixtures): every code block, inline code span, heading, bold span and
+/// link.
 #[test]
 fn with_transcripts_every_formatting_is_kept() {
-    let score = score(Recordings::Reference2_1_332);
+    let mut score = score(Recordings::Reference2_1_332);
     eprintln!("2.1.332 with transcripts: {}", score.figures());
+    let own = self::score(Recordings::OwnClaudeCode);
+    eprintln!("own fixtures with transcripts: {}", own.figures());
+    for (kind, (found, of)) in own.kinds {
+        let e = score.kinds.entry(kind).or_default();
+        e.0 += found;
+        e.1 += of;
+    }
+    score.misses.extend(own.misses);
     assert!(
         score.kinds.get("headings").is_some_and(|k| k.1 > 0),
         "graded nothing"

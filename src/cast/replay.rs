@@ -24,6 +24,9 @@ use crate::term::screen::{Screen, Size, DEFAULT_SCROLLBACK};
 pub fn replay_chat(cast: &Cast, profile: Arc<Profile>, limits: Limits) -> Vec<TimedOp> {
     let size = Size::new(cast.header.width, cast.header.height);
     let mut pipeline = Pipeline::new(profile, size, limits);
+    if !cast.transcript.is_empty() {
+        pipeline.expect_transcript();
+    }
     let mut ops = Vec::new();
     let mut transcript = cast.transcript.iter().peekable();
     let at = |t: f64| Duration::from_secs_f64(if t.is_finite() { t.max(0.0) } else { 0.0 });

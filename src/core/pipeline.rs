@@ -132,6 +132,14 @@ impl Pipeline {
         ops
     }
 
+    /// The caller follows the program's transcript (a live session with a follower, a
+    /// recording that has one): a finished turn waits for its answer from the start.
+    pub fn expect_transcript(&mut self) {
+        if let Some(t) = self.transcript.as_mut() {
+            t.expect();
+        }
+    }
+
     /// The transcript as read so far, for a profile that has one.
     pub fn transcript(&self) -> Option<&Transcript> {
         self.transcript.as_ref()

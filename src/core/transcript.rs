@@ -174,6 +174,9 @@ pub struct Transcript {
     answers: VecDeque<Answer>,
     /// Entries read (a channel that has delivered nothing is not waited for).
     entries: u64,
+    /// The caller follows a transcript: answers are waited for even before its first
+    /// entry (a quick first answer is on screen before the file has been looked at).
+    expected: bool,
     /// Lines that were not entries (garbage, a half-written line), logged once.
     garbage: u64,
     generation: u64,
@@ -186,6 +189,7 @@ impl Transcript {
             spec,
             answers: VecDeque::new(),
             entries: 0,
+            expected: false,
             garbage: 0,
             generation: 0,
             session: None,
@@ -196,9 +200,26 @@ impl Transcript {
         &self.spec
     }
 
-    /// Whether the transcript has delivered anything: only then is an answer waited for.
+    /// Whether answers are waited for: the transcript has delivered something, or the
+    /// caller said one is followed.
     pub fn is_active(&self) -> bool {
-        self.entries > 0
+        self.expected || self.entries > 0
+    }
+
+    /// A transcript is followed: wait for answers from the first turn on.
+    pub fn expect(&mut self) {
+        self.expected = true;
+    }
+
+    /// A turn waited in vain for a transcript that never delivered anything: the
+    /// following turns do not wait for it until it does.
+    pub fn waited_in_vain(&mut self) {
+        if self.entries == 0 && self.expected {
+            self.expected = false;
+            tracing::warn!(
+                "transcript: nothing arrived; answers come from the screen until it does"
+            );
+        }
     }
 
     /// Changes with every answer read (the render looks again).
@@ -385,6 +406,23 @@ mod tests {
         let claimed = t.claim(&screen).unwrap();
         assert!(claimed.markdown.contains("```bash"));
         assert!(t.claim(&screen).is_none(), "an answer is used once");
+    }
+
+    #[test]
+    fn a_followed_transcript_is_waited_for_until_it_proves_silent() {
+        let mut t = transcript();
+        assert!(!t.is_active(), "nothing followed: never waited for");
+        t.expect();
+        assert!(t.is_active(), "followed: waited for before its first entry");
+        t.waited_in_vain();
+        assert!(
+            !t.is_active(),
+            "a turn waited in vain: the next ones do not"
+        );
+        t.line(&answer("s", "late but here"));
+        assert!(t.is_active());
+        t.waited_in_vain();
+        assert!(t.is_active(), "a transcript that delivers stays waited for");
     }
 
     #[test]

@@ -153,7 +153,10 @@ impl Session {
         });
         let (pty, output) = Pty::spawn(&command)?;
         let pid = pty.pid();
-        let pipeline = Pipeline::new(profile, command.size, limits).with_stamp(stamp);
+        let mut pipeline = Pipeline::new(profile, command.size, limits).with_stamp(stamp);
+        if lines.is_some() {
+            pipeline.expect_transcript();
+        }
         let (requests, inbox) = mpsc::channel(64);
         tokio::spawn(run(pty, output, lines, pipeline, inbox, events));
         Ok(Session { requests, pid })

@@ -193,12 +193,13 @@ impl Render {
             }
             self.blocked_notices(k, turn, pacer);
             if turn.done {
-                if let Some(t) = transcript.as_deref() {
+                if let Some(t) = transcript.as_deref_mut() {
                     if awaits_transcript(turn, t) {
                         let since = *self.turns[k].waiting.get_or_insert(now);
                         if now < since + t.spec().wait() {
                             continue;
                         }
+                        t.waited_in_vain();
                     }
                 }
                 self.finish_turn(k, turn, view, transcript.as_deref_mut(), pacer);
