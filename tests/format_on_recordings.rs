@@ -198,7 +198,11 @@ fn with_transcripts_every_formatting_is_kept() {
 /// without anything that marks them); its messages are valid HTML.
 #[test]
 fn without_transcripts_the_screen_keeps_headings_bold_and_inline_code() {
-    for set in [Recordings::Reference2_1_197, Recordings::Reference2_1_331] {
+    for set in [
+        Recordings::Reference2_1_197,
+        Recordings::Reference2_1_331,
+        Recordings::Own2_1_331,
+    ] {
         let score = score(set);
         eprintln!("{set:?} from the screen: {}", score.figures());
         assert!(

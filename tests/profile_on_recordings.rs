@@ -75,6 +75,11 @@ fn own_fixtures() {
 }
 
 #[test]
+fn own_fixtures_of_2_1_331() {
+    check_dir(Recordings::Own2_1_331);
+}
+
+#[test]
 fn reference_casts_2_1_197() {
     check_dir(Recordings::Reference2_1_197);
 }

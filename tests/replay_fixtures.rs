@@ -97,6 +97,11 @@ fn own_claude_code_fixtures() {
 }
 
 #[test]
+fn own_claude_code_fixtures_of_2_1_331() {
+    check_all(Recordings::Own2_1_331);
+}
+
+#[test]
 fn own_terminal_fixtures() {
     check_all(Recordings::OwnTerminal);
 }

@@ -14,8 +14,12 @@ pub fn root() -> PathBuf {
 /// Every folder of recordings the tests walk, named once here.
 #[derive(Debug, Clone, Copy)]
 pub enum Recordings {
-    /// The project's own Claude Code recordings (`fixtures/claude-code`, the pinned version).
+    /// The project's own Claude Code recordings (`fixtures/claude-code`, the pinned version,
+    /// with their transcripts).
     OwnClaudeCode,
+    /// The project's own recordings of Claude Code 2.1.331, kept as they were (no
+    /// transcripts).
+    Own2_1_331,
     /// The project's own recordings of plain terminal programs (a shell, less, vim).
     OwnTerminal,
     /// Reference recordings of Claude Code 2.1.197 (inline drawing).
@@ -31,6 +35,7 @@ impl Recordings {
     pub fn dir(self) -> PathBuf {
         root().join(match self {
             Recordings::OwnClaudeCode => "fixtures/claude-code",
+            Recordings::Own2_1_331 => "fixtures/claude-code-2.1.331",
             Recordings::OwnTerminal => "fixtures/terminal",
             Recordings::Reference2_1_197 => "../shared/claude-code/casts",
             Recordings::Reference2_1_331 => "../shared/claude-code/casts-2.1.331",
