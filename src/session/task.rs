@@ -140,6 +140,14 @@ impl Session {
     ) -> anyhow::Result<Session> {
         // Followed from before the program starts, so that none of its lines is missed
         // and none of an earlier run's is taken for new.
+        // A conversation whose file is there already (a resume) may answer before the
+        // file's first look: its turns wait for the transcript from the start. A new one
+        // is waited for once its file has delivered (its first entry is the user's
+        // message, written well before the answer).
+        let known = transcript
+            .as_ref()
+            .and_then(|t| t.file.as_deref())
+            .is_some_and(std::path::Path::exists);
         let lines = transcript.map(|what| {
             let (tx, rx) = mpsc::channel(TRANSCRIPT_BACKLOG);
             let follower = crate::session::transcript::Follower::new(what);
@@ -154,7 +162,7 @@ impl Session {
         let (pty, output) = Pty::spawn(&command)?;
         let pid = pty.pid();
         let mut pipeline = Pipeline::new(profile, command.size, limits).with_stamp(stamp);
-        if lines.is_some() {
+        if known {
             pipeline.expect_transcript();
         }
         let (requests, inbox) = mpsc::channel(64);
