@@ -79,6 +79,11 @@ pub struct Config {
     pub edit_interval: Duration,
     /// Bot API calls per second across all chats (Telegram allows about 30).
     pub sends_per_second: usize,
+    /// Smallest gap between two drafts of a turn in a private chat (`None`: no drafts,
+    /// an edited live message as in groups).
+    pub draft_interval: Option<Duration>,
+    /// Whether a session's messages still notify while a terminal is attached to it.
+    pub notify_when_attached: bool,
     /// The largest file a user may upload, in bytes (Telegram lets bots download 20 MB).
     pub upload_max: u64,
     /// Where each value came from, by key (for `telepty config`).
@@ -104,6 +109,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("messages_per_minute", "TELEPTY_MESSAGES_PER_MINUTE"),
     ("edit_interval", "TELEPTY_EDIT_INTERVAL"),
     ("sends_per_second", "TELEPTY_SENDS_PER_SECOND"),
+    ("draft_interval", "TELEPTY_DRAFT_INTERVAL"),
+    ("notify_when_attached", "TELEPTY_NOTIFY_WHEN_ATTACHED"),
     ("upload_max", "TELEPTY_UPLOAD_MAX"),
 ];
 
@@ -230,6 +237,10 @@ impl Config {
                 .get("edit_interval", duration)?
                 .unwrap_or(Duration::from_secs(4)),
             sends_per_second: input.get("sends_per_second", count)?.unwrap_or(30),
+            draft_interval: input
+                .get("draft_interval", duration_or_off)?
+                .unwrap_or(Some(Duration::from_secs(1))),
+            notify_when_attached: input.get("notify_when_attached", boolean)?.unwrap_or(false),
             upload_max: input
                 .get("upload_max", bytes)?
                 .unwrap_or(TELEGRAM_DOWNLOAD_LIMIT),
@@ -360,6 +371,16 @@ impl Config {
                 "sends_per_second",
                 self.sends_per_second.to_string(),
                 src("sends_per_second"),
+            ),
+            (
+                "draft_interval",
+                self.draft_interval.map_or_else(|| "off".into(), duration),
+                src("draft_interval"),
+            ),
+            (
+                "notify_when_attached",
+                self.notify_when_attached.to_string(),
+                src("notify_when_attached"),
             ),
             (
                 "upload_max",

@@ -96,7 +96,9 @@ impl Console {
         let key = (program.clone(), op.id());
         let session = Some(program.session.clone());
         match op {
-            Operation::Send(_, content) | Operation::Edit(_, content) => {
+            Operation::Send(_, content)
+            | Operation::Edit(_, content)
+            | Operation::Draft(_, content) => {
                 let number = match self.numbers.get(&key) {
                     Some(n) => *n,
                     None => {
@@ -427,6 +429,7 @@ async fn command_line(
         BotCommand::Keys(_) => {
             let buttons = keypad();
             let content = Content {
+                live: false,
                 text: "Keys for the active session:".into(),
                 buttons,
                 silent: true,

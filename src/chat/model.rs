@@ -56,6 +56,8 @@ impl ModelChat {
                 }
                 None => self.faults.push(format!("edit of unknown message {id}")),
             },
+            // A draft is not a message of the chat: it fades, and its message follows.
+            Operation::Draft(..) => {}
             Operation::Delete(id) => {
                 if self.messages.remove(id).is_none() {
                     self.faults.push(format!("delete of unknown message {id}"));

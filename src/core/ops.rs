@@ -29,6 +29,10 @@ pub struct Content {
     pub silent: bool,
     /// A file sent with the message (the text is its caption).
     pub attachment: Option<Attachment>,
+    /// The state of a turn still going: a chat that can may show it as an ephemeral
+    /// draft instead of a message. The message is sent for real when its content stops
+    /// being live (the turn's record), or not at all if it is deleted first.
+    pub live: bool,
 }
 
 /// A file a message carries: a picture or a document.
@@ -54,12 +58,18 @@ pub enum Operation {
     Send(MessageId, Content),
     Edit(MessageId, Content),
     Delete(MessageId),
+    /// Show this as the chat's draft of message `id` (ephemeral: Telegram clears it when
+    /// a message is sent, or after 30 s); the message itself is sent later, if at all.
+    Draft(MessageId, Content),
 }
 
 impl Operation {
     pub fn id(&self) -> MessageId {
         match self {
-            Operation::Send(id, _) | Operation::Edit(id, _) | Operation::Delete(id) => *id,
+            Operation::Send(id, _)
+            | Operation::Edit(id, _)
+            | Operation::Delete(id)
+            | Operation::Draft(id, _) => *id,
         }
     }
 }
@@ -92,12 +102,12 @@ impl TimedOp {
     pub fn record(&self) -> OpRecord<'_> {
         let t = (self.time.as_secs_f64() * 1000.0).round() / 1000.0;
         match &self.op {
-            Operation::Send(id, c) | Operation::Edit(id, c) => OpRecord {
+            Operation::Send(id, c) | Operation::Edit(id, c) | Operation::Draft(id, c) => OpRecord {
                 t,
-                op: if matches!(self.op, Operation::Send(..)) {
-                    "send"
-                } else {
-                    "edit"
+                op: match self.op {
+                    Operation::Send(..) => "send",
+                    Operation::Draft(..) => "draft",
+                    _ => "edit",
                 },
                 id: *id,
                 text: Some(&c.text),

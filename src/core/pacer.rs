@@ -19,6 +19,13 @@
 //!   is not held by the edit interval: it goes out [`FIRST_SETTLE`] after the input, so
 //!   a command's output joins its echo; only the edits after it are spaced;
 //! - the final state of every message is always delivered, however long that takes.
+//!
+//! In a chat that shows drafts ([`Pacer::with_drafts`], Telegram's private chats), live
+//! content of a message not sent yet ([`Content::live`]: a turn still going) goes out as
+//! [`Operation::Draft`] instead: outside the budget (a draft is not a message), at most
+//! one per draft interval, refreshed before Telegram lets it fade, and never while a
+//! message waits to be sent (that message clears the draft anyway). The message itself is
+//! sent when its content stops being live.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -69,6 +76,29 @@ const SHOWN_KEPT: usize = 1000;
 /// How long after a full window an operation stops counting.
 const EXPIRY_STEP: Duration = Duration::from_millis(1);
 
+/// Telegram lets a draft fade 30 s after its last update: an unchanged one is sent again
+/// after this long.
+pub const DRAFT_REFRESH: Duration = Duration::from_secs(20);
+
+/// The drafts of a chat that shows them.
+#[derive(Debug)]
+struct Drafts {
+    /// Smallest gap between two drafts.
+    every: Duration,
+    by_id: BTreeMap<MessageId, Draft>,
+    last: Option<Duration>,
+}
+
+/// A message shown as a draft until it is sent.
+#[derive(Debug)]
+struct Draft {
+    content: Content,
+    /// When its newest content went out (`None`: it has not yet).
+    sent_at: Option<Duration>,
+    /// The user stopped it: never drafted again; its final state is still sent.
+    stopped: bool,
+}
+
 /// What is waiting for a message.
 #[derive(Debug)]
 struct Pending {
@@ -96,6 +126,8 @@ pub struct Pacer {
     /// The user's input is waiting for its first content, which may go out from then on
     /// without the edit interval (see [`Pacer::user_spoke`]).
     first_at: Option<Duration>,
+    /// Live content shown as drafts (`None`: this chat does not show drafts).
+    drafts: Option<Drafts>,
 }
 
 /// How long the first content after the user's input waits for more of the answer to
@@ -132,6 +164,52 @@ impl Pacer {
             last_normal: None,
             skipped: 0,
             first_at: None,
+            drafts: None,
+        }
+    }
+
+    /// This chat shows live content as drafts, at most one every `every`.
+    pub fn with_drafts(mut self, every: Duration) -> Pacer {
+        self.drafts = Some(Drafts {
+            every,
+            by_id: BTreeMap::new(),
+            last: None,
+        });
+        self
+    }
+
+    /// Whether live content goes out as drafts.
+    pub fn shows_drafts(&self) -> bool {
+        self.drafts.is_some()
+    }
+
+    /// Telegram refused a draft: this chat gets the edited live message from now on, and
+    /// every message shown as a draft is sent as one.
+    pub fn drafts_refused(&mut self) {
+        let Some(drafts) = self.drafts.take() else {
+            return;
+        };
+        for (id, draft) in drafts.by_id {
+            self.pending.insert(
+                id,
+                Pending {
+                    is_new: true,
+                    content: Some(draft.content),
+                    is_urgent: false,
+                },
+            );
+        }
+    }
+
+    /// The user pressed Stop on the draft of message `id`: it is not drafted again (its
+    /// final state is still sent). Whether it was a draft of this chat.
+    pub fn draft_stopped(&mut self, id: MessageId) -> bool {
+        match self.drafts.as_mut().and_then(|d| d.by_id.get_mut(&id)) {
+            Some(draft) => {
+                draft.stopped = true;
+                true
+            }
+            None => false,
         }
     }
 
@@ -176,6 +254,22 @@ impl Pacer {
     /// an edit otherwise. Urgent content (a prompt, a final answer) may use the reserve.
     pub fn set(&mut self, id: MessageId, content: Content, is_urgent: bool) {
         let is_new = !self.shown.contains_key(&id);
+        if let Some(drafts) = self.drafts.as_mut() {
+            if content.live && is_new && !self.pending.contains_key(&id) {
+                let draft = drafts.by_id.entry(id).or_insert(Draft {
+                    content: Content::default(),
+                    sent_at: None,
+                    stopped: false,
+                });
+                if draft.content != content {
+                    draft.content = content;
+                    draft.sent_at = None;
+                }
+                return;
+            }
+            // Its final state: sent as a message (which clears the draft).
+            drafts.by_id.remove(&id);
+        }
         let entry = self.pending.entry(id).or_insert(Pending {
             is_new,
             content: None,
@@ -197,6 +291,12 @@ impl Pacer {
 
     /// Removes message `id` from the chat (or never sends it).
     pub fn delete(&mut self, id: MessageId) {
+        if let Some(drafts) = self.drafts.as_mut() {
+            if drafts.by_id.remove(&id).is_some() {
+                // Never sent: the draft fades (or the next message clears it).
+                return;
+            }
+        }
         match self.pending.get(&id) {
             Some(p) if p.is_new => {
                 self.pending.remove(&id);
@@ -251,6 +351,12 @@ impl Pacer {
                     is_urgent: true,
                 });
             }
+            Operation::Draft(id, _) => {
+                // Not tried again as it was: its newest content goes after the wait.
+                if let Some(draft) = self.drafts.as_mut().and_then(|d| d.by_id.get_mut(&id)) {
+                    draft.sent_at = None;
+                }
+            }
         }
     }
 
@@ -276,7 +382,11 @@ impl Pacer {
         {
             self.recent.pop_front();
         }
-        if now < self.blocked_until || self.pending.is_empty() {
+        if now < self.blocked_until {
+            return out;
+        }
+        if self.pending.is_empty() {
+            out.extend(self.due_draft(now));
             return out;
         }
         // New messages go out in creation order: the first unsent one gates later sends,
@@ -328,7 +438,44 @@ impl Pacer {
             // The first content is out: later edits are spaced again.
             self.first_at = None;
         }
+        out.extend(self.due_draft(now));
         out
+    }
+
+    /// The draft that may go out at `now`, if one is due: while no message waits to be
+    /// sent, one every draft interval — a changed one first, else one about to fade.
+    fn due_draft(&mut self, now: Duration) -> Option<Operation> {
+        let at = self.draft_deadline(now)?;
+        if at > now {
+            return None;
+        }
+        let drafts = self.drafts.as_mut()?;
+        let id = drafts
+            .by_id
+            .iter()
+            .filter(|(_, d)| !d.stopped)
+            .min_by_key(|(_, d)| d.sent_at.map_or(Duration::ZERO, |t| t + DRAFT_REFRESH))
+            .map(|(id, _)| *id)?;
+        let draft = drafts.by_id.get_mut(&id)?;
+        draft.sent_at = Some(now);
+        drafts.last = Some(now);
+        Some(Operation::Draft(id, draft.content.clone()))
+    }
+
+    /// When the next draft may go out, if one waits.
+    fn draft_deadline(&self, now: Duration) -> Option<Duration> {
+        let drafts = self.drafts.as_ref()?;
+        if self.pending.values().any(|p| p.is_new) {
+            return None;
+        }
+        let due = drafts
+            .by_id
+            .values()
+            .filter(|d| !d.stopped)
+            .map(|d| d.sent_at.map_or(Duration::ZERO, |t| t + DRAFT_REFRESH))
+            .min()?;
+        let spaced = drafts.last.map_or(Duration::ZERO, |t| t + drafts.every);
+        Some(now.max(self.blocked_until).max(due).max(spaced))
     }
 
     fn may_go(&self, now: Duration, is_urgent: bool) -> bool {
@@ -347,8 +494,9 @@ impl Pacer {
 
     /// When `poll` may next have something to send, if anything waits.
     pub fn next_deadline(&self, now: Duration) -> Option<Duration> {
+        let draft = self.draft_deadline(now);
         if self.pending.is_empty() {
-            return None;
+            return draft;
         }
         let mut at = now.max(self.blocked_until);
         let any_urgent = self.pending.values().any(|p| p.is_urgent);
@@ -372,7 +520,7 @@ impl Pacer {
                 at = at.max(t + self.limits.edit_interval);
             }
         }
-        Some(at)
+        Some(draft.map_or(at, |d| d.min(at)))
     }
 }
 
@@ -387,6 +535,7 @@ mod tests {
             buttons: Vec::new(),
             silent: true,
             attachment: None,
+            live: false,
         }
     }
 
@@ -576,6 +725,223 @@ mod tests {
         );
     }
 
+    fn live(s: &str) -> Content {
+        Content {
+            live: true,
+            ..text(s)
+        }
+    }
+
+    fn drafting() -> Pacer {
+        Pacer::new(Limits::default()).with_drafts(secs(1.0))
+    }
+
+    #[test]
+    fn live_content_goes_out_as_drafts_and_its_final_state_as_a_message() {
+        let mut p = drafting();
+        p.set(1, live("⏳ Thinking…"), false);
+        assert_eq!(
+            p.poll(secs(0.0)),
+            vec![Operation::Draft(1, live("⏳ Thinking…"))]
+        );
+        // At most one a second, the newest content; outside the message budget: a
+        // minute of drafts leaves all 20 operations for the messages.
+        p.set(1, live("a"), false);
+        p.set(1, live("ab"), false);
+        assert!(p.poll(secs(0.5)).is_empty());
+        assert_eq!(p.next_deadline(secs(0.5)), Some(secs(1.0)));
+        assert_eq!(p.poll(secs(1.0)), vec![Operation::Draft(1, live("ab"))]);
+        let mut drafts = 2;
+        for i in 2..62 {
+            p.set(1, live(&format!("ab{i}")), false);
+            drafts += p.poll(secs(i as f64)).len();
+        }
+        assert_eq!(drafts, 62);
+        // The turn ends: its record and its answer are sent, in that order, at once.
+        p.set(1, text("record"), false);
+        p.set(
+            2,
+            Content {
+                silent: false,
+                ..text("answer")
+            },
+            true,
+        );
+        assert_eq!(
+            p.poll(secs(62.2)),
+            vec![
+                Operation::Send(1, text("record")),
+                Operation::Send(
+                    2,
+                    Content {
+                        silent: false,
+                        ..text("answer")
+                    }
+                )
+            ]
+        );
+        assert!(p.is_idle());
+        assert_eq!(p.next_deadline(secs(63.0)), None);
+    }
+
+    #[test]
+    fn an_unchanged_draft_is_sent_again_before_telegram_lets_it_fade() {
+        let mut p = drafting();
+        p.set(1, live("working"), false);
+        assert_eq!(p.poll(secs(0.0)).len(), 1);
+        assert_eq!(p.next_deadline(secs(0.0)), Some(DRAFT_REFRESH));
+        assert_eq!(
+            p.poll(DRAFT_REFRESH),
+            vec![Operation::Draft(1, live("working"))]
+        );
+    }
+
+    #[test]
+    fn no_draft_goes_while_a_message_waits_to_be_sent() {
+        let mut p = drafting();
+        p.set(1, live("a"), false);
+        p.poll(secs(0.0));
+        p.set(
+            2,
+            Content {
+                silent: false,
+                ..text("Proceed?")
+            },
+            true,
+        );
+        let op = p.poll(secs(0.1)).remove(0);
+        // Telegram says wait: neither the prompt nor a draft goes before then.
+        p.retry_after(op, secs(30.0));
+        p.set(1, live("ab"), false);
+        assert_eq!(p.next_deadline(secs(2.0)), Some(secs(30.0)));
+        assert!(p.poll(secs(5.0)).is_empty());
+        assert_eq!(
+            p.poll(secs(30.0)),
+            vec![
+                Operation::Send(
+                    2,
+                    Content {
+                        silent: false,
+                        ..text("Proceed?")
+                    }
+                ),
+                Operation::Draft(1, live("ab"))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_draft_telegram_asks_to_wait_for_goes_after_the_wait_with_its_newest_content() {
+        let mut p = drafting();
+        p.set(1, live("a"), false);
+        let op = p.poll(secs(0.0)).remove(0);
+        p.retry_after(op, secs(10.0));
+        p.set(1, live("abc"), false);
+        assert!(p.poll(secs(9.0)).is_empty());
+        assert_eq!(p.poll(secs(10.0)), vec![Operation::Draft(1, live("abc"))]);
+    }
+
+    #[test]
+    fn refused_drafts_become_the_edited_live_message() {
+        let mut p = drafting();
+        p.set(1, live("a"), false);
+        p.poll(secs(0.0));
+        p.drafts_refused();
+        assert!(!p.shows_drafts());
+        assert_eq!(p.poll(secs(0.1)), vec![Operation::Send(1, live("a"))]);
+        p.set(1, live("ab"), false);
+        assert_eq!(p.poll(secs(4.1)), vec![Operation::Edit(1, live("ab"))]);
+    }
+
+    #[test]
+    fn a_stopped_draft_is_not_sent_again_but_its_final_state_is() {
+        let mut p = drafting();
+        p.set(1, live("a"), false);
+        p.poll(secs(0.0));
+        assert!(p.draft_stopped(1));
+        assert!(!p.draft_stopped(9));
+        p.set(1, live("ab"), false);
+        assert!(p.poll(secs(5.0)).is_empty());
+        assert_eq!(p.next_deadline(secs(5.0)), None);
+        p.set(1, text("record"), false);
+        assert_eq!(p.poll(secs(6.0)), vec![Operation::Send(1, text("record"))]);
+    }
+
+    #[test]
+    fn a_draft_deleted_before_it_was_a_message_sends_nothing() {
+        let mut p = drafting();
+        p.set(1, live("a"), false);
+        p.poll(secs(0.0));
+        p.delete(1);
+        assert!(p.is_idle());
+        assert_eq!(p.next_deadline(secs(1.0)), None);
+    }
+
+    proptest::proptest! {
+        /// With drafts: the message budget holds, drafts are spaced, a message's draft
+        /// never follows its send, and the chat ends as the callers last asked.
+        #[test]
+        fn with_drafts_the_budget_holds_and_the_final_state_arrives(
+            actions in proptest::collection::vec((0u64..1500, 1u64..6, 0u8..10, proptest::bool::ANY), 1..300)
+        ) {
+            let mut p = drafting();
+            let mut want: BTreeMap<MessageId, Option<String>> = BTreeMap::new();
+            let mut chat: BTreeMap<MessageId, String> = BTreeMap::new();
+            let mut sends = Vec::new();
+            let mut drafts: Vec<Duration> = Vec::new();
+            let mut now = Duration::ZERO;
+            let mut apply = |now: Duration, op: Operation, chat: &mut BTreeMap<MessageId, String>| {
+                match op {
+                    Operation::Send(id, c) => { sends.push(now); assert!(chat.insert(id, c.text).is_none(), "sent twice"); }
+                    Operation::Edit(id, c) => { sends.push(now); assert!(chat.insert(id, c.text).is_some(), "edit of an unsent message"); }
+                    Operation::Delete(id) => { sends.push(now); assert!(chat.remove(&id).is_some(), "delete of an unsent message"); }
+                    Operation::Draft(id, _) => {
+                        assert!(!chat.contains_key(&id), "a draft of message {id} after it was sent");
+                        drafts.push(now);
+                    }
+                }
+            };
+            for (gap_ms, id, version, urgent) in actions {
+                now += Duration::from_millis(gap_ms);
+                if version == 0 {
+                    p.delete(id);
+                    if want.get(&id).is_some_and(|w| w.is_some()) { want.insert(id, None); }
+                } else {
+                    // Versions 1–5 are live (a turn going on), 6–9 final.
+                    let text = format!("m{id} v{version}");
+                    p.set(id, Content { text: text.clone(), live: version < 6, ..Content::default() }, urgent);
+                    want.insert(id, Some(text));
+                }
+                for op in p.poll(now) { apply(now, op, &mut chat); }
+            }
+            // The turns end: every message gets its final state.
+            for (id, w) in want.iter_mut() {
+                if let Some(text) = w {
+                    text.push_str(" final");
+                    p.set(*id, Content { text: text.clone(), ..Content::default() }, false);
+                }
+            }
+            let mut rounds = 0;
+            while let Some(at) = p.next_deadline(now) {
+                rounds += 1;
+                proptest::prop_assert!(rounds < 10_000, "the pacer makes no progress at {:?}", at);
+                proptest::prop_assert!(at >= now);
+                now = at;
+                for op in p.poll(now) { apply(now, op, &mut chat); }
+            }
+            for (i, t) in sends.iter().enumerate() {
+                let n = sends[i..].iter().take_while(|u| **u <= *t + Duration::from_secs(60)).count();
+                proptest::prop_assert!(n <= 20, "{} operations in the minute from {:?}", n, t);
+            }
+            for pair in drafts.windows(2) {
+                proptest::prop_assert!(pair[1] >= pair[0] + secs(1.0), "drafts at {:?}", pair);
+            }
+            let expected: BTreeMap<MessageId, String> =
+                want.into_iter().filter_map(|(id, w)| w.map(|t| (id, t))).collect();
+            proptest::prop_assert_eq!(chat, expected);
+        }
+    }
+
     proptest::proptest! {
         /// Whatever callers do, the budget holds and the chat ends as they last asked.
         #[test]
@@ -593,6 +959,7 @@ mod tests {
                     Operation::Send(id, c) => { assert!(chat.insert(id, c.text).is_none(), "sent twice"); }
                     Operation::Edit(id, c) => { assert!(chat.insert(id, c.text).is_some(), "edit of an unsent message"); }
                     Operation::Delete(id) => { assert!(chat.remove(&id).is_some(), "delete of an unsent message"); }
+                    Operation::Draft(..) => panic!("a draft in a chat without drafts"),
                 }
             };
             for (gap_ms, id, version, urgent) in actions {

@@ -7,6 +7,7 @@
 #   flood  redraws its working screen as fast as it can print, until stopped
 #   limit  works, then shows a usage limit that resets at the next minute (UTC)
 #   write NAME  writes NAME in the current directory, drawn as Claude Code's Write call
+#   stream  a Read call, then an answer streamed a word every 0.25 s (about 5 s)
 # With --continue or --resume the turns go on from the directory's last conversation
 # (.fake-turns), as Claude Code's do. Logs: $FAKE_PIDS (pid per start), $FAKE_ARGS
 # (arguments per start), $FAKE_INPUTS (every line read). $FAKE_START_DELAY: seconds
@@ -54,6 +55,17 @@ while IFS= read -r line; do
     name=${line#write }
     printf 'written in turn %s\n' "$turn" > "$name"
     printf '\033[32m●\033[0m \033[1mWrite\033[0m(%s)\r\n  ⎿  Wrote 1 lines to %s\r\n\r\n● Wrote %s (turn %s)\r\n\r\n✻ Worked for 1s\r\n' "$name" "$name" "$name" "$turn"
+  elif [ "$line" = stream ]; then
+    read_call='\033[32m●\033[0m \033[1mRead\033[0m(notes.txt)\r\n  ⎿  Read 3 lines\r\n\r\n'
+    shown=""
+    for w in The answer streams in word by word so that a phone shows it growing \
+             before it is final and the chat keeps it once STREAM-END; do
+      shown="$shown $w"
+      printf "\033[2J\033[H❯ %s\r\n\r\n$read_call●%s\r\n\r\n✶ Writing… (1s · ↓ 5 tokens)\r\n" "$line" "$shown"
+      printf '\r\n────────────────────────────────────────\r\n❯\xc2\xa0\r\n────────────────────────────────────────\r\n  esc to interrupt\r\n'
+      sleep 0.25
+    done
+    printf "\033[2J\033[H❯ %s\r\n\r\n$read_call●%s (turn %s)\r\n\r\n✻ Worked for 5s\r\n" "$line" "$shown" "$turn"
   elif [ "$line" = flood ]; then
     # Redraws the working screen as fast as the machine can print, until stopped.
     yes "$(working "$line" 1)"

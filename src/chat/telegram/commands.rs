@@ -42,6 +42,7 @@ impl Router {
             }
             BotCommand::Keys(_) => {
                 let content = Content {
+                    live: false,
                     text: "Keys for the active session:".into(),
                     buttons: keypad(),
                     silent: true,

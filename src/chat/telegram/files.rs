@@ -242,6 +242,7 @@ impl Router {
             crate::core::ops::Operation::Send(
                 id,
                 Content {
+                    live: false,
                     text,
                     buttons: Vec::new(),
                     silent: true,
@@ -300,6 +301,7 @@ impl Router {
                 Ok(Ok(bytes)) => outbox.send_file(
                     place,
                     Content {
+                        live: false,
                         text: format!("<code>{}</code>", escape(&asked)),
                         buttons: Vec::new(),
                         silent: false,
@@ -339,6 +341,7 @@ impl Router {
         self.outbox.send_file(
             self.place(chat),
             Content {
+                live: false,
                 text: format!("<b>{}</b> · /screen text for the text", escape(name)),
                 buttons: Vec::new(),
                 silent: true,

@@ -9,6 +9,7 @@
 //! Sessions live across idle time, crashes and restarts (`sessions`): the registry under
 //! the state directory remembers them and which updates were handled.
 
+mod api;
 mod backoff;
 mod commands;
 mod files;
@@ -18,9 +19,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use teloxide::payloads::GetUpdatesSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{AllowedUpdate, Message, Update, UpdateKind};
+use teloxide::types::{Message, Update, UpdateKind};
 use teloxide::Bot;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -183,7 +183,8 @@ pub async fn serve(
     })?;
     let (saved_tx, mut saved) = mpsc::channel::<files::Saved>(64);
     let (topics_tx, mut topics) = mpsc::channel(16);
-    let outbox = Outbox::new(bot.clone(), config.chat_limits(), config.sends_per_second);
+    let outbox = Outbox::new(bot.clone(), config.chat_limits(), config.sends_per_second)
+        .with_drafts(config.draft_interval);
     // Paced per chat by the outbox, with the chat's other sessions.
     let (sup, mut events) = Supervisor::new(config, profile, Limits::unlimited(), true);
     let mut state = Router {
@@ -294,11 +295,12 @@ pub async fn serve(
         return Ok(());
     }
     // Confirm the updates handled, so Telegram does not give them again.
-    let _ = bot
-        .get_updates()
-        .offset(state.sup.ledger.offset as i32)
-        .timeout(0)
-        .await;
+    let confirm = api::GetUpdates {
+        offset: state.sup.ledger.offset as i32,
+        timeout: 0,
+        allowed_updates: api::ALLOWED_UPDATES,
+    };
+    let _ = api::call(&bot, confirm).await;
     Ok(())
 }
 
@@ -311,11 +313,12 @@ type Poll = std::pin::Pin<
 fn poll_after(bot: Bot, offset: i64, pause: Duration) -> Poll {
     Box::pin(async move {
         tokio::time::sleep(pause).await;
-        bot.get_updates()
-            .offset(offset as i32)
-            .timeout(POLL_TIMEOUT)
-            .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
-            .await
+        let payload = api::GetUpdates {
+            offset: offset as i32,
+            timeout: POLL_TIMEOUT,
+            allowed_updates: api::ALLOWED_UPDATES,
+        };
+        api::call(&bot, payload).await
     })
 }
 
@@ -477,6 +480,14 @@ impl Router {
                     self.here = None;
                 }
             }
+            UpdateKind::Error(value) if api::MessageGenerationStopped::of(&value).is_some() => {
+                let stop = api::MessageGenerationStopped::of(&value).expect("checked");
+                // A private chat's id is its user's.
+                if self.allowed(Some(stop.chat.id), stop.chat.id) {
+                    self.on_stop(stop).await;
+                    self.perform();
+                }
+            }
             UpdateKind::Error(value) => {
                 // Telegram sent something teloxide cannot read: said, never silently
                 // lost — but not its text, which may come from anyone: its kind and its
@@ -636,6 +647,18 @@ impl Router {
             self.outbox.spoke(chat);
         } else {
             self.say(chat, gone);
+        }
+    }
+
+    /// The user pressed Stop on a draft: Esc to the session whose live turn it shows,
+    /// once (a repeated or stale stop finds no live draft and does nothing).
+    async fn on_stop(&mut self, stop: api::MessageGenerationStopped) {
+        let Some(program) = self.outbox.stopped(stop.chat.id, stop.draft_id) else {
+            tracing::debug!(draft = stop.draft_id, "a stop for no live draft");
+            return;
+        };
+        if self.sup.stop_turn(&program).await {
+            tracing::info!(session = %program.session.name, "Stop pressed: Esc sent");
         }
     }
 

@@ -7,6 +7,10 @@
 //! entities" → send as plain text and log it; network errors → retry with backoff. One
 //! task per chat keeps that chat's order; chats do not wait for each other, except at the
 //! [`Gate`] that spaces all calls to stay under Telegram's ~30 per second per bot.
+//!
+//! In private chats a turn's live content goes out as drafts (`sendMessageDraft` with
+//! Telegram's Stop button) when the configuration allows; a chat whose draft Telegram
+//! refuses gets the edited live message from then on (logged once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,6 +31,8 @@ use tokio::sync::mpsc;
 use crate::core::ops::{Attachment, AttachmentKind, Content, MessageId, Operation};
 use crate::core::pacer::{Limits, Pacer};
 use crate::core::render::html::plain;
+
+use super::api;
 use crate::session::ProgramId;
 
 /// Which program run a bridge message belongs to (bridge ids are per run; run 0 is
@@ -53,6 +59,8 @@ impl Place {
 #[derive(Default)]
 pub struct Ids {
     to_session: HashMap<(i64, i32), SessionKey>,
+    /// Drafts shown now (chat, draft id) and the session whose live turn they show.
+    drafts: HashMap<(i64, i64), SessionKey>,
 }
 
 impl Ids {
@@ -84,6 +92,8 @@ enum Job {
     /// The user's input went to a session: what the chat shows next is the start of
     /// the answer they wait for (see [`crate::core::pacer::Pacer::user_spoke`]).
     Spoke,
+    /// The user pressed Stop on the draft of this (pacer) message.
+    DraftStopped(MessageId),
 }
 
 /// Per-chat queues of operations, each worked by its own task with the chat's pacer:
@@ -92,6 +102,8 @@ enum Job {
 pub struct Outbox {
     bot: Bot,
     limits: Limits,
+    /// Private chats show live content as drafts, at most one per this interval.
+    drafts: Option<Duration>,
     gate: Arc<Gate>,
     queues: Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<Job>>>>,
     pub ids: Arc<Mutex<Ids>>,
@@ -108,12 +120,33 @@ impl Outbox {
         Outbox {
             bot,
             limits,
+            drafts: None,
             gate: Arc::new(Gate::new(per_second)),
             queues: Arc::default(),
             ids: Arc::default(),
             waiting: Arc::default(),
             unsent: Arc::default(),
         }
+    }
+
+    /// Private chats show a turn's live content as drafts, one per `every` at most.
+    pub fn with_drafts(mut self, every: Option<Duration>) -> Outbox {
+        self.drafts = every;
+        self
+    }
+
+    /// A user pressed Stop on draft `draft` in `chat`: the session whose live turn it
+    /// shows — the first time only (Telegram may repeat it) — and the draft is not sent
+    /// again. `None` for a draft that is not live (an old one, or not telepty's).
+    pub fn stopped(&self, chat: i64, draft: i64) -> Option<SessionKey> {
+        let session = self
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drafts
+            .remove(&(chat, draft))?;
+        self.queue(chat, Job::DraftStopped(draft as MessageId));
+        Some(session)
     }
 
     fn queue(&self, chat: i64, job: Job) {
@@ -139,7 +172,9 @@ impl Outbox {
     pub fn push(&self, place: Place, session: &ProgramId, op: Operation) {
         let session = session.clone();
         let job = match op {
-            Operation::Send(id, content) | Operation::Edit(id, content) => Job::Set {
+            Operation::Send(id, content)
+            | Operation::Edit(id, content)
+            | Operation::Draft(id, content) => Job::Set {
                 session,
                 id,
                 content,
@@ -172,6 +207,7 @@ impl Outbox {
         self.say_with_buttons(
             place,
             Content {
+                live: false,
                 text: html.to_string(),
                 buttons: Vec::new(),
                 silent: false,
@@ -185,6 +221,7 @@ impl Outbox {
         self.say_with_buttons(
             place,
             Content {
+                live: false,
                 text: html.to_string(),
                 buttons: Vec::new(),
                 silent: true,
@@ -279,6 +316,25 @@ impl Outbox {
         Ok(message.id)
     }
 
+    /// The content as the chat's draft `id`, with Telegram's Stop button.
+    async fn draft(
+        &self,
+        place: Place,
+        id: MessageId,
+        content: &Content,
+    ) -> Result<(), RequestError> {
+        self.gate.pass().await;
+        let payload = api::SendMessageDraft {
+            chat_id: place.chat,
+            message_thread_id: place.topic,
+            draft_id: id as i64,
+            text: content.text.clone(),
+            parse_mode: "HTML",
+            can_stop: true,
+        };
+        api::call(&self.bot, payload).await.map(|_| ())
+    }
+
     async fn edit(&self, chat: i64, id: i32, content: &Content) -> Result<(), RequestError> {
         if content.attachment.is_some() {
             // A file message keeps its file; only its buttons change (its caption is
@@ -321,6 +377,18 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
     let start = Instant::now();
     let now = || start.elapsed();
     let mut pacer = Pacer::new(outbox.limits);
+    // Drafts exist in private chats only (their ids are the users', positive).
+    if let (Some(every), true) = (outbox.drafts, chat > 0) {
+        pacer = pacer.with_drafts(every);
+    }
+    let forget_draft = |id: MessageId| {
+        outbox
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drafts
+            .remove(&(chat, id as i64));
+    };
     // The pacer's ids ↔ (session, the session's own id); the bot's messages have their own.
     let mut ids: HashMap<(SessionKey, u64), MessageId> = HashMap::new();
     let mut telegram: HashMap<MessageId, i32> = HashMap::new();
@@ -368,7 +436,16 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                         outbox.taken(chat);
                         continue;
                     }
+                    Job::DraftStopped(id) => {
+                        pacer.draft_stopped(id);
+                        outbox.taken(chat);
+                        continue;
+                    }
                 };
+                if content.as_ref().is_none_or(|c| !c.live) {
+                    // Its final state (or its end): no draft of it can be stopped now.
+                    forget_draft(id);
+                }
                 if let Some(session) = session {
                     sessions.insert(id, session);
                 }
@@ -438,6 +515,18 @@ async fn work(outbox: Outbox, chat: i64, mut jobs: mpsc::UnboundedReceiver<Job>)
                             }
                         }
                         Done::Ok => {}
+                        Done::Drafted => {
+                            if let Some(session) = session {
+                                let mut shared = outbox.ids.lock().unwrap_or_else(PoisonError::into_inner);
+                                shared.drafts.insert((chat, op.id() as i64), session);
+                            }
+                        }
+                        Done::DraftRefused(why) => {
+                            tracing::warn!(chat, "Telegram refused a draft ({why}): this chat gets an edited live message instead");
+                            pacer.drafts_refused();
+                            let mut shared = outbox.ids.lock().unwrap_or_else(PoisonError::into_inner);
+                            shared.drafts.retain(|(c, _), _| *c != chat);
+                        }
                         Done::Deleted => {
                             telegram.remove(&op.id());
                             topics.remove(&op.id());
@@ -482,6 +571,10 @@ enum Done {
     Sent(i32),
     /// Edited (or nothing to do).
     Ok,
+    /// Shown as the chat's draft.
+    Drafted,
+    /// Telegram will not show drafts in this chat (its answer).
+    DraftRefused(String),
     Deleted,
     /// Telegram asks to wait.
     RetryAfter(Duration),
@@ -529,6 +622,23 @@ async fn perform(outbox: &Outbox, place: Place, op: &Operation, known: Option<i3
                     .map(|_| Done::Deleted)
             }
             (Operation::Delete(_), None) => Ok(Done::Deleted),
+            (Operation::Draft(id, content), _) => {
+                let content = if plain_text {
+                    as_plain(content)
+                } else {
+                    content.clone()
+                };
+                match outbox.draft(place, *id, &content).await {
+                    Ok(()) => Ok(Done::Drafted),
+                    // A draft is never tried again as it was: a refusal ends drafts here.
+                    Err(RequestError::Api(e))
+                        if !matches!(e, ApiError::CantParseEntities(_)) || plain_text =>
+                    {
+                        return Done::DraftRefused(e.to_string())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
         };
         match result {
             Ok(done) => return done,

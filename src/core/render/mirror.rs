@@ -183,6 +183,7 @@ fn screen_text(rows: &[Row]) -> String {
 
 fn pre(text: &str) -> Content {
     Content {
+        live: false,
         text: format!("<pre>{}</pre>", escape(text)),
         buttons: Vec::new(),
         silent: true,
@@ -218,6 +219,7 @@ mod tests {
                     crate::core::ops::Operation::Delete(id) => {
                         chat.remove(&id);
                     }
+                    crate::core::ops::Operation::Draft(..) => {}
                 }
             }
             assert!(

@@ -229,7 +229,11 @@ impl Render {
                             id
                         }
                     };
-                    pacer.set(id, silent(text), urgent);
+                    let content = Content {
+                        live: true,
+                        ..silent(text)
+                    };
+                    pacer.set(id, content, urgent);
                 }
             }
         }
@@ -740,6 +744,7 @@ fn label(text: &str) -> String {
 
 fn silent(text: String) -> Content {
     Content {
+        live: false,
         text,
         buttons: Vec::new(),
         silent: true,
@@ -749,6 +754,7 @@ fn silent(text: String) -> Content {
 
 fn loud(text: String, buttons: Vec<Vec<Button>>) -> Content {
     Content {
+        live: false,
         text,
         buttons,
         silent: false,

@@ -27,6 +27,7 @@ fn chat(render: &mut Render, pacer: &mut Pacer, view: &View, t: u64) -> Vec<Cont
                 }
             }
             Operation::Delete(id) => messages.retain(|m| m.0 != id),
+            Operation::Draft(..) => {}
         }
     }
     messages.into_iter().map(|m| m.1).collect()

@@ -919,6 +919,26 @@ impl Supervisor {
         }
     }
 
+    /// The user pressed the chat's Stop on a live turn of `program`: Esc, as at the
+    /// keyboard — only to that very run, and only while it works or asks (Esc on an idle
+    /// Claude Code is no stop, and twice it opens a menu). Whether Esc was sent.
+    pub async fn stop_turn(&mut self, program: &ProgramId) -> bool {
+        let Some(entry) = self.sessions.get_mut(&program.session) else {
+            return false;
+        };
+        if !matches!(entry.phase, Phase::Busy | Phase::Waiting) {
+            return false;
+        }
+        let Some(live) = entry.live.as_ref().filter(|l| l.run == program.run) else {
+            return false;
+        };
+        let session = live.session.clone();
+        entry.touch();
+        session.send(Request::Keys(vec![Key::Esc])).await;
+        self.spoke(program.session.chat);
+        true
+    }
+
     /// A request from the local control socket.
     pub async fn on_control(&mut self, ask: ToBot) {
         match ask {

@@ -252,6 +252,7 @@ impl Notice {
             ),
         };
         Content {
+            live: false,
             text,
             buttons,
             silent,

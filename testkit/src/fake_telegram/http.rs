@@ -175,6 +175,18 @@ pub(super) struct DropMarker;
 pub(super) async fn get_updates(shared: &Shared, body: Value) -> Response {
     let offset = body["offset"].as_i64().unwrap_or(0);
     let timeout = body["timeout"].as_u64().unwrap_or(0).min(50);
+    if let Some(kinds) = body["allowed_updates"].as_array() {
+        shared
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allowed_updates = Some(
+            kinds
+                .iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect(),
+        );
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
     loop {
         let notified = shared.notify.notified();
@@ -195,6 +207,22 @@ pub(super) async fn get_updates(shared: &Shared, body: Value) -> Response {
             {
                 inner.updates.pop_front();
             }
+            // Kinds the bot did not ask for are never given (Telegram's default: all but
+            // chat_member and the reactions; an empty list is the default too).
+            let allowed = inner.allowed_updates.clone().filter(|k| !k.is_empty());
+            inner.updates.retain(|u| {
+                let kind = u
+                    .as_object()
+                    .and_then(|o| o.keys().find(|k| *k != "update_id").cloned())
+                    .unwrap_or_default();
+                match &allowed {
+                    Some(kinds) => kinds.contains(&kind),
+                    None => !matches!(
+                        kind.as_str(),
+                        "chat_member" | "message_reaction" | "message_reaction_count"
+                    ),
+                }
+            });
             if !inner.updates.is_empty() || tokio::time::Instant::now() >= deadline {
                 let updates: Vec<Value> = inner.updates.iter().cloned().collect();
                 return ok(Value::Array(updates));

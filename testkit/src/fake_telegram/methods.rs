@@ -66,6 +66,7 @@ pub(super) fn answer(
             }
             ok(json!({"message_thread_id": id, "name": name, "icon_color": TOPIC_COLOR}))
         }
+        "sendmessagedraft" => send_draft(inner, body),
         "answercallbackquery" => {
             inner
                 .callback_answers
@@ -96,6 +97,10 @@ pub(super) fn answer(
                 return retry_after(wait.as_secs().max(1));
             }
             recent.push_back(now);
+            if method.starts_with("send") {
+                // A message clears the chat's drafts.
+                inner.drafts.remove(&chat);
+            }
             if method == "senddocument" || method == "sendphoto" {
                 return send_file(inner, method, chat, body, files);
             }
@@ -103,6 +108,42 @@ pub(super) fn answer(
         }
         _ => error(404, "Not Found: method not found"),
     }
+}
+
+/// `sendMessageDraft`: a private chat only, a non-zero id, 0–4096 characters after
+/// entities (an empty text shows Telegram's "Thinking…").
+pub(super) fn send_draft(inner: &mut Inner, body: &Value) -> Response {
+    let chat = body["chat_id"].as_i64().unwrap_or(0);
+    if chat <= 0 || inner.forums.contains_key(&chat) {
+        return error(400, "Bad Request: drafts can be sent only to private chats");
+    }
+    let draft_id = body["draft_id"].as_i64().unwrap_or(0);
+    if draft_id == 0 {
+        return error(400, "Bad Request: draft_id must be non-zero");
+    }
+    let html = body["text"].as_str().unwrap_or("");
+    let text = if html.is_empty() {
+        String::new()
+    } else {
+        match check_text(html, body) {
+            Ok(t) => t,
+            Err(e) if e.contains("text is empty") => String::new(),
+            Err(e) => return error(400, &e.replace("{too_long}", "TEXTDRAFT_TOO_LONG")),
+        }
+    };
+    let draft = Draft {
+        draft_id,
+        text,
+        can_stop: body["can_stop"].as_bool().unwrap_or(false),
+        at: Instant::now(),
+    };
+    inner
+        .drafts
+        .entry(chat)
+        .or_default()
+        .insert(draft_id, draft.clone());
+    inner.draft_log.push((chat, draft));
+    ok(json!(true))
 }
 
 pub(super) fn change_chat(inner: &mut Inner, method: &str, chat: i64, body: &Value) -> Response {

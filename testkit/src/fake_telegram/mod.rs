@@ -11,6 +11,13 @@
 //! `sendDocument`/`sendPhoto` as multipart uploads (50 MB; photos 10 MB, width + height ≤
 //! 10000, sides at most 20:1). It listens on 127.0.0.1 on a free port; point the bot at [`FakeTelegram::url`].
 //!
+//! Drafts (`sendMessageDraft`, Bot API 9.3–10.3) as documented: private chats only, a
+//! non-zero `draft_id`, 0–4096 characters after entities, `can_stop`; a chat's drafts
+//! vanish when the bot sends it a message. They are not messages, so they do not count
+//! against the flood limit here (Telegram does not document a limit of their own). A user
+//! presses Telegram's Stop with [`FakeTelegram::press_stop`]; `getUpdates` gives only
+//! the kinds `allowed_updates` named (remembered between calls, as Telegram does).
+//!
 //! Split by job: this module holds the public types and the test-driver API;
 //! `http.rs` the HTTP plumbing (the handler, multipart, downloads, long polling, faults),
 //! `methods.rs` the Bot API methods and their checks, `state.rs` the chats, users and
@@ -149,6 +156,8 @@ pub enum Fault {
     Unauthorized,
     /// `409 Conflict`: another instance polls updates.
     Conflict,
+    /// `400 Bad Request: …` with this description (after `Bad Request: `).
+    BadRequest(String),
 }
 
 impl Fault {
@@ -163,6 +172,7 @@ impl Fault {
                 409,
                 "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
             ),
+            Fault::BadRequest(why) => error(400, &format!("Bad Request: {why}")),
             Fault::Drop => {
                 let mut r = error(502, "dropped");
                 r.extensions_mut().insert(DropMarker);
@@ -194,6 +204,23 @@ struct Inner {
     next_file: u64,
     /// Forum supergroups by chat id (every other chat is a private chat with a user).
     forums: HashMap<i64, Forum>,
+    /// The drafts each chat shows now, by draft id.
+    drafts: HashMap<i64, BTreeMap<i64, Draft>>,
+    /// Every draft the bot sent, oldest first.
+    draft_log: Vec<(i64, Draft)>,
+    /// The update kinds the bot asked for (`None`: never said; Telegram's default).
+    allowed_updates: Option<Vec<String>>,
+}
+
+/// A draft the bot showed in a private chat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draft {
+    pub draft_id: i64,
+    /// The text as the user reads it.
+    pub text: String,
+    /// Telegram shows its Stop button under it.
+    pub can_stop: bool,
+    pub at: Instant,
 }
 
 /// A forum supergroup the bot is in.
@@ -538,6 +565,48 @@ impl FakeTelegram {
     /// The chat actions (`typing`) sent, by chat.
     pub fn chat_actions(&self) -> Vec<(i64, String)> {
         self.lock().chat_actions.clone()
+    }
+
+    /// The drafts `chat` shows now (they vanish when the bot sends a message).
+    pub fn drafts(&self, chat: i64) -> Vec<Draft> {
+        self.lock()
+            .drafts
+            .get(&chat)
+            .map(|d| d.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every draft the bot sent to `chat`, oldest first.
+    pub fn draft_log(&self, chat: i64) -> Vec<Draft> {
+        self.lock()
+            .draft_log
+            .iter()
+            .filter(|(c, _)| *c == chat)
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
+
+    /// The user of private chat `user` presses Telegram's Stop under draft `draft_id`:
+    /// a `stopped_message_generation` update. As Telegram, only for a draft the bot sent
+    /// with `can_stop` (it may be pressed again: Telegram may repeat the update); whether
+    /// there was such a draft.
+    pub fn press_stop(&self, user: i64, draft_id: i64) -> bool {
+        let mut inner = self.lock();
+        let stoppable = inner
+            .draft_log
+            .iter()
+            .any(|(c, d)| *c == user && d.draft_id == draft_id && d.can_stop);
+        if !stoppable {
+            return false;
+        }
+        let update = json!({"stopped_message_generation": {
+            "chat": chat_json(&inner, user),
+            "draft_id": draft_id,
+        }});
+        push_update(&mut inner, update);
+        drop(inner);
+        self.notify.notify_waiters();
+        true
     }
 
     /// The callback queries answered, by id.
