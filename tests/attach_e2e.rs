@@ -274,3 +274,65 @@ async fn resize_lends_the_terminal_size_and_gives_it_back() {
     .expect("the session's own size back");
     assert_eq!(back, own);
 }
+
+/// `telepty ls`'s list of sessions.
+fn ls(config: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telepty"))
+        .args(["ls", "--config", config])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// At the desk the phone stays quiet: while a terminal is attached, every message of the
+/// session reaches the chat without a sound, its prompt included; detached, they ring
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_is_quiet_while_a_terminal_is_attached() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let bot = start_bot(&fake);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    let config = config_for(bot.dir.path(), &bot.dir.path().join("state"));
+    let config = config.display().to_string();
+    let mut one = desk(&format!("attach alpha --config {config}"));
+    shows(&mut one, "? for shortcuts").await;
+    let before = fake.calls().len();
+
+    fake.user_message(USER, "hello");
+    wait_chat(&fake, USER, "the answer", has("You said: hello (turn 1)")).await;
+    fake.user_message(USER, "menu");
+    let chat = wait_chat(&fake, USER, "the prompt", |ms| {
+        ms.iter().any(|m| !m.buttons.is_empty())
+    })
+    .await;
+    let prompt = chat.iter().find(|m| !m.buttons.is_empty()).unwrap();
+    fake.press_button(USER, prompt.id, &prompt.buttons[0][0].1);
+    wait_chat(&fake, USER, "the choice", has("You chose 1 in turn 2")).await;
+    let sends: Vec<_> = fake.calls()[before..]
+        .iter()
+        .filter(|c| c.method == "sendmessage")
+        .map(|c| c.body.clone())
+        .collect();
+    assert!(sends.len() >= 3, "{sends:?}");
+    for body in &sends {
+        assert_eq!(body["disable_notification"], true, "{body}");
+    }
+
+    one.write(&[0x1c, 0x1c]);
+    shows(&mut one, AFTER).await;
+    common::bot::wait_until("the detach", TIMEOUT, || !ls(&config).contains("attached")).await;
+    fake.user_message(USER, "hello again");
+    let chat = wait_chat(
+        &fake,
+        USER,
+        "the answer",
+        has("You said: hello again (turn 3)"),
+    )
+    .await;
+    let answer = chat
+        .iter()
+        .find(|m| m.text.contains("hello again (turn 3)"))
+        .unwrap();
+    assert!(!answer.silent, "the answer after detaching rings");
+}

@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::bot::{has, start_bot_with, wait_chat, wait_until, Bot, TOKEN, USER};
+use common::bot::{has, start_bot_with, wait_chat, wait_until, Bot, STRANGER, TOKEN, USER};
 use common::desk::{config_for, desk, shows, AFTER};
 use common::root;
 use serde_json::Value;
 use telepty::Size;
-use telepty_testkit::fake_telegram::{ChatMessage, FakeTelegram, Upload, UploadKind};
+use telepty_testkit::fake_telegram::{ChatMessage, Draft, FakeTelegram, Upload, UploadKind};
 use telepty_testkit::mock::anthropic::Mock;
 use telepty_testkit::mock::claude_home::ClaudeHome;
 use telepty_testkit::mock::scenario::Scenario;
@@ -162,6 +162,15 @@ impl Rig {
         .await;
     }
 
+    /// The newest draft of the chat that shows `text`.
+    fn draft_with(&self, text: &str) -> Option<Draft> {
+        self.fake
+            .draft_log(USER)
+            .into_iter()
+            .rev()
+            .find(|d| d.text.contains(text))
+    }
+
     /// SIGTERM: exit code 0, and every Claude Code process of the test gone.
     async fn finish(mut self) {
         let status = self.bot.terminate().await;
@@ -238,8 +247,11 @@ async fn a_question_gets_its_answer_and_esc_interrupts_a_slow_one() {
         rig.main_requests().len() >= 2
     })
     .await;
-    rig.wait("the story streaming", has("lighthouse keeper"))
-        .await;
+    // Streaming shows in the private chat's draft (or, without drafts, the live message).
+    rig.wait("the story streaming", |ms| {
+        has("lighthouse keeper")(ms) || rig.draft_with("lighthouse keeper").is_some()
+    })
+    .await;
     rig.say("/esc");
     rig.wait("the interrupt", has("Interrupted")).await;
     let chat = rig.fake.chat(USER);
@@ -255,6 +267,64 @@ async fn a_question_gets_its_answer_and_esc_interrupts_a_slow_one() {
         has("Short version: the keeper kept counting."),
     )
     .await;
+    rig.finish().await;
+}
+
+/// Telegram's Stop under the streaming draft is Claude Code's Esc: the story stops and
+/// the chat says so; a stranger's stop and a repeated one do nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_on_the_streaming_draft_interrupts_claude_code_once() {
+    let rig = rig("answer-and-interrupt", &[]).await;
+    rig.session().await;
+    rig.say("What is 2 + 2?");
+    rig.wait(
+        "the answer",
+        has("Four. Adding two and two gives four, in every base larger than four."),
+    )
+    .await;
+    rig.say("Tell me a long story");
+    wait_until("the story's draft", Duration::from_secs(60), || {
+        rig.draft_with("lighthouse keeper").is_some()
+    })
+    .await;
+    let draft = rig.draft_with("lighthouse keeper").unwrap();
+    assert!(draft.can_stop, "{draft:?}");
+    // A stranger's chat stops the same draft id: nothing happens, the story goes on.
+    rig.fake
+        .raw_update(serde_json::json!({"stopped_message_generation": {
+            "chat": {"id": STRANGER, "type": "private", "first_name": "x"},
+            "draft_id": draft.draft_id,
+        }}));
+    wait_until("the story to go on", Duration::from_secs(30), || {
+        rig.draft_with("lighthouse keeper")
+            .is_some_and(|d| d.text.len() > draft.text.len() + 20)
+    })
+    .await;
+    // The user presses Stop; Telegram delivers it twice.
+    assert!(rig.fake.press_stop(USER, draft.draft_id));
+    assert!(rig.fake.press_stop(USER, draft.draft_id));
+    rig.wait("the interrupt", has("Interrupted")).await;
+    let chat = rig.fake.chat(USER);
+    assert!(
+        !chat
+            .iter()
+            .any(|m| m.text.contains("the question marks were the ship's name")),
+        "the story was not interrupted"
+    );
+    // The next message is typed as usual and answered.
+    rig.say("Shorter please");
+    rig.wait(
+        "the short answer",
+        has("Short version: the keeper kept counting."),
+    )
+    .await;
+    let interrupts = rig
+        .fake
+        .chat(USER)
+        .iter()
+        .filter(|m| m.text.contains("Interrupted"))
+        .count();
+    assert_eq!(interrupts, 1);
     rig.finish().await;
 }
 

@@ -175,3 +175,30 @@ async fn stop_on_the_draft_is_one_esc_to_that_session_and_a_strangers_stop_is_no
     assert_eq!(second.matches('\u{1b}').count(), 1, "{inputs:?}");
     assert!(second.ends_with("hello"), "{inputs:?}");
 }
+
+/// Forum topics have no drafts: the live message is sent and edited there, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_forum_topic_the_live_message_is_edited_and_no_draft_is_sent() {
+    const FORUM: i64 = -100_777;
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    fake.add_forum(FORUM, true);
+    let _bot = start_bot_with(
+        &fake,
+        &[
+            ("TELEPTY_ALLOW_GROUPS", "true".into()),
+            ("TELEPTY_ALLOWED_CHATS", FORUM.to_string()),
+            ("TELEPTY_PTY_SIZE", "160x30".into()),
+        ],
+    );
+    fake.forum_message(USER, FORUM, None, "/new alpha");
+    wait_chat(&fake, FORUM, "alpha's start", has("Session alpha started")).await;
+    let topic = fake.topics(FORUM)[0].0;
+    fake.forum_message(USER, FORUM, Some(topic), "stream");
+    let chat = wait_chat(&fake, FORUM, "the answer and its record", finished).await;
+    assert!(chat
+        .iter()
+        .filter(|m| m.text.contains("notes.txt") || m.text.contains(END))
+        .all(|m| m.thread == Some(topic)));
+    assert_eq!(calls(&fake, "sendMessageDraft"), 0);
+    assert!(calls(&fake, "editMessageText") >= 1);
+}

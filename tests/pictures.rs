@@ -99,3 +99,46 @@ fn compare(actual: &Picture, expected: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Every character every recording draws has a glyph in `/screen`'s pictures (Claude
+/// Code's `⎿` under each tool call used to be an empty box): each recording replayed,
+/// every screen it shows looked at, the characters that would fall back to the box
+/// counted — 0.
+#[test]
+fn no_character_of_any_recording_draws_as_the_missing_glyph_box() {
+    use std::collections::BTreeMap;
+    let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut looked = 0;
+    for folder in Recordings::ALL {
+        for cast_path in folder.casts() {
+            let cast = Cast::read_file(&cast_path).unwrap();
+            let name = cast_path.file_name().unwrap().to_string_lossy().to_string();
+            replay(&cast, None, |_, screen| {
+                looked += 1;
+                for text in telepty::term::picture::missing_glyphs(screen.vt()) {
+                    let casts = missing.entry(text).or_default();
+                    if !casts.contains(&name) {
+                        casts.push(name.clone());
+                    }
+                }
+            });
+        }
+    }
+    let list: Vec<String> = missing
+        .iter()
+        .map(|(t, casts)| {
+            let code: Vec<String> = t.chars().map(|c| format!("U+{:04X}", c as u32)).collect();
+            format!(
+                "{t:?} ({}) in {} recording(s), e.g. {}",
+                code.join(" "),
+                casts.len(),
+                casts[0]
+            )
+        })
+        .collect();
+    println!(
+        "{looked} screens looked at; {} characters without a glyph",
+        missing.len()
+    );
+    assert!(missing.is_empty(), "without a glyph:\n{}", list.join("\n"));
+}

@@ -1,8 +1,9 @@
 //! The screen as a picture: a PNG of the terminal as it shows — colours (16, 256, RGB),
 //! bold, dim, italic, underline, inverse, box drawing, wide characters, the cursor —
-//! drawn with fonts bundled in the binary (DejaVu Sans Mono, DejaVu Sans as the
-//! fallback; `assets/fonts/`), so it works on a server without fonts. A character
-//! neither font has is drawn as a visible box, never a gap. Rasterizing is ab_glyph's,
+//! drawn with fonts bundled in the binary (DejaVu Sans Mono; DejaVu Sans, then a subset
+//! of Symbola for the symbols — technical, dingbats, emoji — DejaVu lacks, such as
+//! Claude Code's `⎿`; `assets/fonts/`), so it works on a server without fonts. A
+//! character no font has is drawn as a visible box, never a gap. Rasterizing is ab_glyph's,
 //! encoding png's.
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use ab_glyph::{point, Font, FontRef, GlyphId, PxScale, ScaleFont};
 static REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono.ttf");
 static BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono-Bold.ttf");
 static FALLBACK: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static SYMBOLS: &[u8] = include_bytes!("../../assets/fonts/Symbola-symbols.ttf");
 
 /// The font size in pixels (ascent to descent): cells of 11x22, so 100 columns make a
 /// picture about 1100 pixels wide, sharp on a phone.
@@ -88,6 +90,8 @@ struct Fonts {
     regular: FontRef<'static>,
     bold: FontRef<'static>,
     fallback: FontRef<'static>,
+    /// For symbols neither DejaVu face has.
+    symbols: FontRef<'static>,
     scale: PxScale,
     cell_w: usize,
     cell_h: usize,
@@ -107,6 +111,7 @@ static FONTS: LazyLock<Fonts> = LazyLock::new(|| {
         regular,
         bold: load(BOLD),
         fallback: load(FALLBACK),
+        symbols: load(SYMBOLS),
         scale,
         cell_w,
         cell_h,
@@ -299,6 +304,30 @@ pub fn render(screen: &vt100::Screen) -> Picture {
     picture
 }
 
+/// The characters of `screen` no bundled font has and no code draws: each would show as
+/// the missing-glyph box (for the test that keeps their count at zero).
+pub fn missing_glyphs(screen: &vt100::Screen) -> Vec<String> {
+    let f = &*FONTS;
+    let (rows, cols) = screen.size();
+    let mut missing = std::collections::BTreeSet::new();
+    for row in 0..rows.get() {
+        for col in 0..cols.get() {
+            let Some(cell) = screen.cell(row, col) else {
+                continue;
+            };
+            let text = cell.contents();
+            if text.trim().is_empty() || missing.contains(text) {
+                continue;
+            }
+            let span = if cell.is_wide() { 2 } else { 1 };
+            if matches!(shape(f, text, cell.bold(), false, span), Shape::Missing) {
+                missing.insert(text.to_string());
+            }
+        }
+    }
+    missing.into_iter().collect()
+}
+
 /// The PNG of `screen`.
 pub fn render_png(screen: &vt100::Screen) -> Vec<u8> {
     render(screen).png()
@@ -314,24 +343,27 @@ fn shape(f: &Fonts, text: &str, bold: bool, italic: bool, span: usize) -> Shape 
     let width = (span * f.cell_w) as f32;
     for ch in text.chars() {
         let primary = if bold { &f.bold } else { &f.regular };
-        let (font, id): (&FontRef, GlyphId) = match primary.glyph_id(ch) {
-            id if id.0 != 0 => (primary, id),
-            _ => match f.fallback.glyph_id(ch) {
-                id if id.0 != 0 => (&f.fallback, id),
-                _ => {
-                    // A combining mark nobody has is skipped; a base character is boxed.
-                    if cover.is_empty() {
-                        return Shape::Missing;
-                    }
-                    continue;
-                }
-            },
+        let found = [primary, &f.fallback, &f.symbols]
+            .into_iter()
+            .map(|font| (font, font.glyph_id(ch)))
+            .find(|(_, id)| id.0 != 0);
+        let Some((font, id)): Option<(&FontRef, GlyphId)> = found else {
+            // A combining mark nobody has is skipped; a base character is boxed.
+            if cover.is_empty() {
+                return Shape::Missing;
+            }
+            continue;
         };
-        let scaled = font.as_scaled(f.scale);
-        // Centred in the cell(s): the fallback font is proportional.
-        let advance = scaled.h_advance(id);
+        // Centred in the cell(s): the fallback fonts are proportional; a symbol wider
+        // than its cells is made smaller to fit them.
+        let mut scale = f.scale;
+        let advance = font.as_scaled(scale).h_advance(id);
+        if advance > width {
+            scale = PxScale::from(FONT_PX * width / advance);
+        }
+        let advance = font.as_scaled(scale).h_advance(id);
         let x = ((width - advance) / 2.0).max(0.0);
-        let glyph = id.with_scale_and_position(f.scale, point(x, f.ascent));
+        let glyph = id.with_scale_and_position(scale, point(x, f.ascent));
         let Some(outlined) = font.outline_glyph(glyph) else {
             continue;
         };
@@ -452,6 +484,29 @@ mod tests {
                 "{what}"
             );
         }
+    }
+
+    #[test]
+    fn claude_codes_symbols_are_glyphs_inside_their_cell_and_only_the_unknown_is_a_box() {
+        let f = &*FONTS;
+        // ⎿ under each tool call, ⏵⏵ and ⏸ in the footer, ⏺ before answers on macOS.
+        for ch in ["⎿", "⏵", "⏸", "⏺", "✻"] {
+            let Shape::Glyph(b) = shape(f, ch, false, false, 1) else {
+                panic!("{ch} has no glyph");
+            };
+            assert!(
+                b.left >= 0 && b.left as usize + b.width <= f.cell_w,
+                "{ch} leaves its cell"
+            );
+            let parser = screen(format!("\x1b[?25l{ch}").as_bytes());
+            assert!(missing_glyphs(parser.screen()).is_empty(), "{ch}");
+        }
+        // A private-use character no font has: the box, and counted.
+        let parser = screen("\x1b[?25l\u{e000}".as_bytes());
+        assert_eq!(
+            missing_glyphs(parser.screen()),
+            vec!["\u{e000}".to_string()]
+        );
     }
 
     #[test]

@@ -251,3 +251,14 @@ pub fn count(fake: &FakeTelegram, chat: i64, text: &str) -> usize {
         .filter(|m| m.text.contains(text))
         .count()
 }
+
+/// How many messages and drafts the chat was shown that contain `text` (a turn's live
+/// content is a draft in a private chat, a message elsewhere).
+pub fn shown(fake: &FakeTelegram, chat: i64, text: &str) -> usize {
+    let drafts = fake
+        .draft_log(chat)
+        .iter()
+        .filter(|d| d.text.contains(text))
+        .count();
+    count(fake, chat, text) + drafts
+}

@@ -31,6 +31,16 @@ pub enum Recordings {
 }
 
 impl Recordings {
+    /// Every folder.
+    pub const ALL: [Recordings; 6] = [
+        Recordings::OwnClaudeCode,
+        Recordings::Own2_1_331,
+        Recordings::OwnTerminal,
+        Recordings::Reference2_1_197,
+        Recordings::Reference2_1_331,
+        Recordings::Reference2_1_332,
+    ];
+
     /// The folder, under the crate root or `../shared/` beside it.
     pub fn dir(self) -> PathBuf {
         root().join(match self {

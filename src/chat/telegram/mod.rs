@@ -363,7 +363,12 @@ impl Router {
                 Out::Reply { chat, content } => {
                     self.outbox.say_with_buttons(self.place(chat), content);
                 }
-                Out::Notice { id, topic, notice } => {
+                Out::Notice {
+                    id,
+                    topic,
+                    notice,
+                    quiet,
+                } => {
                     let place = match topic {
                         Some(topic) if !notice.answers_the_sender() => Place {
                             chat: id.chat,
@@ -371,8 +376,9 @@ impl Router {
                         },
                         _ => self.place(id.chat),
                     };
-                    self.outbox
-                        .say_with_buttons(place, notice.content(&id.name));
+                    let mut content = notice.content(&id.name);
+                    content.silent |= quiet;
+                    self.outbox.say_with_buttons(place, content);
                 }
                 Out::Ops {
                     program,

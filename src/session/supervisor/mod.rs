@@ -53,6 +53,8 @@ pub enum Out {
         id: SessionId,
         topic: Option<i32>,
         notice: Notice,
+        /// Sent without a sound (a terminal is attached: the user is at the desk).
+        quiet: bool,
     },
     /// Chat operations of a session's program, in order, for its `topic`.
     Ops {
@@ -250,11 +252,19 @@ impl Supervisor {
 
     fn notice(&mut self, id: &SessionId, notice: Notice) {
         let topic = self.sessions.get(id).and_then(|e| e.record.topic);
+        let quiet = self.at_the_desk(id);
         self.out.push(Out::Notice {
             id: id.clone(),
             topic,
             notice,
+            quiet,
         });
+    }
+
+    /// A terminal is attached to session `id` and the configuration keeps the phone
+    /// quiet then: its messages go without a sound.
+    fn at_the_desk(&self, id: &SessionId) -> bool {
+        !self.config.notify_when_attached && self.attached_to(id) > 0
     }
 
     /// The sessions of the registry, after a restart: none runs; each resumes on its
@@ -671,8 +681,17 @@ impl Supervisor {
     }
 
     /// An event of a session's program.
-    pub async fn on_event(&mut self, program: ProgramId, event: Event) {
+    pub async fn on_event(&mut self, program: ProgramId, mut event: Event) {
         let id = &program.session;
+        if let Event::Ops(ops) = &mut event {
+            if self.at_the_desk(id) {
+                for op in ops {
+                    if let Operation::Send(_, c) | Operation::Edit(_, c) = op {
+                        c.silent = true;
+                    }
+                }
+            }
+        }
         let Some(entry) = self.sessions.get_mut(id) else {
             // Deleted: its last operations still go out.
             if let Event::Ops(ops) = event {
