@@ -269,8 +269,12 @@ async fn two_minutes_of_output_without_a_single_429() {
             .count();
         worst = worst.max(n);
     }
+    let drafts = calls
+        .iter()
+        .filter(|c| c.method == "sendmessagedraft")
+        .count();
     println!(
-        "{} operations in {:.0} s; at most {worst} in any 60 s; the last line reached the chat {delay:.1} s after it was printed (seen within 0.1 s)",
+        "{} operations and {drafts} drafts in {:.0} s; at most {worst} operations in any 60 s; the last line reached the chat {delay:.1} s after it was printed (seen within 0.1 s)",
         ops.len(),
         started.elapsed().as_secs_f64(),
     );
