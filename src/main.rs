@@ -151,6 +151,17 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The status line telepty gives Claude Code: keeps the JSON on standard input in
+    /// FILE, then runs the user's own status line with it (telepty passes this itself).
+    #[command(hide = true)]
+    StatusLine {
+        /// Where the payload is kept.
+        #[arg(long)]
+        keep: PathBuf,
+        /// The status line the user configured, run with the same input.
+        #[arg(long)]
+        then: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -358,6 +369,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::StatusLine { keep, then } => {
+            Ok(telepty::session::status_line::run(&keep, then.as_deref())?)
         }
         Cmd::Config { config } => {
             let env = Config::process_env();

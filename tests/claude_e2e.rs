@@ -270,6 +270,55 @@ async fn a_question_gets_its_answer_and_esc_interrupts_a_slow_one() {
     rig.finish().await;
 }
 
+/// `/status` shows what Claude Code itself reports of the session — its model, the
+/// permission mode and how full the context is — and a status line the user configured
+/// still shows on Claude Code's screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_claude_codes_model_mode_and_context_and_the_users_status_line_stays() {
+    let rig = rig("answer-and-interrupt", &[]).await;
+    let settings = rig.home.home.join(".claude");
+    std::fs::create_dir_all(&settings).unwrap();
+    std::fs::write(
+        settings.join("settings.json"),
+        r#"{"statusLine": {"type": "command", "command": "echo my-own-status-line"}}"#,
+    )
+    .unwrap();
+    rig.session().await;
+    rig.say("What is 2 + 2?");
+    rig.wait(
+        "the answer",
+        has("Four. Adding two and two gives four, in every base larger than four."),
+    )
+    .await;
+    // Claude Code runs its status line shortly after the turn (debounced, ~0.3 s).
+    let kept = rig
+        .bot
+        .dir
+        .path()
+        .join(format!("state/vitals/{USER}.notes.json"));
+    wait_until("Claude Code's report", Duration::from_secs(30), || {
+        std::fs::read_to_string(&kept).is_ok_and(|t| t.contains("context_window"))
+    })
+    .await;
+    rig.say("/status");
+    let line =
+        regex::Regex::new(r"▶ notes: Opus [0-9.]+ · [a-z]+ mode · context \d+% of 1M").unwrap();
+    let chat = rig
+        .wait("the vitals", |ms| ms.iter().any(|m| line.is_match(&m.text)))
+        .await;
+    let status = chat.iter().rev().find(|m| line.is_match(&m.text)).unwrap();
+    assert!(
+        status.text.contains("session(s) running"),
+        "{}",
+        status.text
+    );
+    println!("/status: {}", status.text);
+    rig.say("/screen text");
+    rig.wait("the user's status line", has("my-own-status-line"))
+        .await;
+    rig.finish().await;
+}
+
 /// Telegram's Stop under the streaming draft is Claude Code's Esc: the story stops and
 /// the chat says so; a stranger's stop and a repeated one do nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

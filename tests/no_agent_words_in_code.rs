@@ -13,6 +13,8 @@ const WORDS: &[&str] = &[
     "--continue",
     "esc to interrupt",
     "Do you want to",
+    "statusLine",
+    "--settings",
 ];
 
 /// Claude Code's glyphs: the profile's rows and capture groups strip them, never code.

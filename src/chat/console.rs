@@ -387,7 +387,7 @@ async fn command_line(
         }
         BotCommand::Sessions => {
             let current = current.map(|c| c.name);
-            sup.list_sessions(CHAT, current.as_deref());
+            sup.list_sessions(CHAT, current.as_deref()).await;
         }
         BotCommand::Use(name) => sup.use_session(CHAT, &name),
         // No pictures on a console: the screen as text.
@@ -452,6 +452,9 @@ async fn command_line(
             sup.end_command(&SessionId::new(CHAT, name), how).await;
         }
         BotCommand::Idle(args) => sup.idle_command(CHAT, current.as_ref(), &args),
-        BotCommand::Status => sup.status(CHAT),
+        BotCommand::Status => {
+            let current = current.map(|c| c.name);
+            sup.status(CHAT, current.as_deref()).await
+        }
     }
 }

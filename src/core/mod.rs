@@ -20,3 +20,4 @@ pub mod render;
 pub mod transcript;
 pub mod typing;
 pub mod view;
+pub mod vitals;

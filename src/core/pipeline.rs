@@ -32,6 +32,8 @@ pub struct Pipeline {
     render: Render,
     /// For a `mirror` profile (`plain`), in place of the view and render.
     mirror: Option<Mirror>,
+    /// The permission mode of the transcript's newest entry that names one.
+    transcript_mode: Option<String>,
     pacer: Pacer,
     /// The program's own log of the conversation, for a profile that names one.
     transcript: Option<Transcript>,
@@ -58,6 +60,7 @@ impl Pipeline {
             render: Render::new(),
             pacer: Pacer::new(limits),
             transcript,
+            transcript_mode: None,
             now: Duration::ZERO,
             replies: Vec::new(),
         }
@@ -118,8 +121,23 @@ impl Pipeline {
         if let Some(t) = self.transcript.as_mut() {
             t.line(line);
         }
+        if let (Some(spec), Ok(entry)) = (
+            self.profile.vitals.as_ref(),
+            serde_json::from_str::<serde_json::Value>(line),
+        ) {
+            self.transcript_mode = spec.transcript_mode(&entry).or(self.transcript_mode.take());
+        }
         ops.extend(self.step(now));
         ops
+    }
+
+    /// The permission mode, as the chat names it: the footer's (live), else the one
+    /// the transcript's newest entry was sent in.
+    pub fn mode(&self) -> Option<String> {
+        self.view
+            .mode()
+            .or(self.transcript_mode.as_deref())
+            .map(crate::core::vitals::mode_name)
     }
 
     /// An entry of the program's transcript at `now`, already parsed (a recording's).
@@ -127,6 +145,9 @@ impl Pipeline {
         let mut ops = self.advance(now);
         if let Some(t) = self.transcript.as_mut() {
             t.entry(entry);
+        }
+        if let Some(spec) = self.profile.vitals.as_ref() {
+            self.transcript_mode = spec.transcript_mode(entry).or(self.transcript_mode.take());
         }
         ops.extend(self.step(now));
         ops

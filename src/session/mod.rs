@@ -1,12 +1,14 @@
 //! Sessions: the live task that runs one program through the core ([`task`]), the policy
 //! of a session's life ([`lifecycle`]), what is remembered across restarts
 //! ([`registry`]), the session's directory and files ([`dirs`], [`files`]), and the
-//! follower of the program's own transcript of the conversation ([`transcript`]).
+//! follower of the program's own transcript of the conversation ([`transcript`]), and the
+//! status line that reports a session's vitals ([`status_line`]).
 
 pub mod dirs;
 pub mod files;
 pub mod lifecycle;
 pub mod registry;
+pub mod status_line;
 pub mod task;
 pub mod transcript;
 

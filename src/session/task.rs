@@ -44,6 +44,8 @@ pub enum Request {
     Screen(oneshot::Sender<String>),
     /// The visible screen as a PNG picture.
     Picture(oneshot::Sender<Vec<u8>>),
+    /// The permission mode, as far as the screen or the transcript tells.
+    Mode(oneshot::Sender<Option<String>>),
     /// Stop the program: SIGTERM, this grace, SIGKILL.
     Stop(Duration),
     /// A terminal attaches (`telepty attach`): the screen as it is now and, from that
@@ -195,6 +197,15 @@ impl Session {
             return String::new();
         }
         reply(rx).await.unwrap_or_default()
+    }
+
+    /// The permission mode (the footer's, else the transcript's newest).
+    pub async fn mode(&self) -> Option<String> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Request::Mode(tx)).await {
+            return None;
+        }
+        reply(rx).await.flatten()
     }
 
     /// The visible screen as a PNG picture (empty once the session has ended).
@@ -385,6 +396,9 @@ async fn run(
                 }
                 Some(Request::Screen(reply)) => {
                     let _ = reply.send(pipeline.screen().text());
+                }
+                Some(Request::Mode(reply)) => {
+                    let _ = reply.send(pipeline.mode());
                 }
                 Some(Request::Picture(reply)) => {
                     // Drawn off the runtime's threads, as parsing is.

@@ -8,12 +8,25 @@
 #   limit  works, then shows a usage limit that resets at the next minute (UTC)
 #   write NAME  writes NAME in the current directory, drawn as Claude Code's Write call
 #   stream  a Read call, then an answer streamed a word every 0.25 s (about 5 s)
+#   status  runs the status line of --settings with the JSON in $FAKE_STATUS, as Claude
+#           Code does after each turn, and shows what it printed
 # With --continue or --resume the turns go on from the directory's last conversation
 # (.fake-turns), as Claude Code's do. Logs: $FAKE_PIDS (pid per start), $FAKE_ARGS
 # (arguments per start), $FAKE_INPUTS (every line read). $FAKE_START_DELAY: seconds
 # before the first screen.
 echo $$ >> "${FAKE_PIDS:-/dev/null}"
+# --settings JSON (telepty's status line) is taken as Claude Code takes it, not logged.
+args=()
+settings=""
+while [ $# -gt 0 ]; do
+  if [ "$1" = --settings ]; then settings=$2; shift 2; else args+=("$1"); shift; fi
+done
+set -- "${args[@]}"
 echo "$*" >> "${FAKE_ARGS:-/dev/null}"
+# The status line's command, as the settings name it (telepty quotes it for a shell).
+status_line() {
+  [[ $settings =~ \"command\":\"([^\"]*)\" ]] && printf '%s' "${BASH_REMATCH[1]}"
+}
 box() {
   printf '\r\n────────────────────────────────────────\r\n❯\xc2\xa0\r\n────────────────────────────────────────\r\n  ? for shortcuts\r\n'
 }
@@ -69,6 +82,9 @@ while IFS= read -r line; do
   elif [ "$line" = flood ]; then
     # Redraws the working screen as fast as the machine can print, until stopped.
     yes "$(working "$line" 1)"
+  elif [ "$line" = status ]; then
+    shown=$(sh -c "$(status_line)" < "${FAKE_STATUS:-/dev/null}")
+    printf '● Reported the status (turn %s): %s\r\n\r\n✻ Worked for 1s\r\n' "$turn" "${shown:-nothing}"
   elif [ "$line" = limit ]; then
     working "$line" 1
     sleep 1

@@ -17,7 +17,7 @@ impl Router {
             BotCommand::New(args) => self.new_session(chat, &args).await,
             BotCommand::Sessions => {
                 let current = current.map(|c| c.name);
-                self.sup.list_sessions(chat, current.as_deref());
+                self.sup.list_sessions(chat, current.as_deref()).await;
             }
             BotCommand::Use(name) => self.sup.use_session(chat, &name),
             BotCommand::Screen { text: true } => {
@@ -57,7 +57,10 @@ impl Router {
                 self.sup.end_command(&SessionId::new(chat, name), how).await;
             }
             BotCommand::Idle(args) => self.sup.idle_command(chat, current.as_ref(), &args),
-            BotCommand::Status => self.sup.status(chat),
+            BotCommand::Status => {
+                let current = current.map(|c| c.name);
+                self.sup.status(chat, current.as_deref()).await
+            }
         }
     }
 

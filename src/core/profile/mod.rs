@@ -39,6 +39,8 @@ struct ProfileFile {
     program: ProgramFile,
     /// The program's own log of the conversation (absent: the screen is all there is).
     transcript: Option<crate::core::transcript::TranscriptSpec>,
+    /// Where the program reports its model, context and limits (absent: not known).
+    vitals: Option<crate::core::vitals::VitalsSpec>,
     #[serde(default)]
     text_styles: TextStyles,
 }
@@ -269,6 +271,8 @@ pub struct Profile {
     pub program: Program,
     /// Where the program logs the conversation and how to read its answers there.
     pub transcript: Option<crate::core::transcript::TranscriptSpec>,
+    /// Where the program reports the session's vitals (model, context, usage limits).
+    pub vitals: Option<crate::core::vitals::VitalsSpec>,
     /// How the screen shows an answer's markup.
     pub text_styles: TextStyles,
 }
@@ -394,6 +398,7 @@ impl Profile {
             echo_wait: ECHO_WAIT,
             program: Program::default(),
             transcript: None,
+            vitals: None,
             text_styles: TextStyles::default(),
         }
     }
@@ -476,6 +481,7 @@ impl Profile {
                 tested_version: file.program.tested_version,
             },
             transcript: file.transcript,
+            vitals: file.vitals,
             text_styles: file.text_styles,
         })
     }

@@ -385,6 +385,8 @@ impl View {
             if l.class.kind == Kind::Footer {
                 if let Some(mode) = l.class.fields.get("mode") {
                     self.mode = Some(mode.clone());
+                } else if l.class.fields.contains_key("default_mode") {
+                    self.mode = None;
                 }
                 transcript_view |= l.class.fields.contains_key("transcript");
                 footer_busy |= l.class.fields.contains_key("busy");

@@ -1,14 +1,17 @@
 //! The session commands, the same for every front end: `/new`, `/sessions`, `/use`,
 //! `/stop`, `/kill`, `/restart`, `/delete`, `/idle`, `/status`, `/screen text`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{escape, Entry, Notice, Supervisor, STOP_GRACE};
+use crate::core::vitals::Vitals;
 use crate::session::command::End;
 use crate::session::dirs;
 use crate::session::lifecycle::{Intent, Phase};
 use crate::session::registry::{unix_now, Record};
+use crate::session::status_line;
 use crate::session::SessionId;
 
 const NO_SESSION: &str = "No session yet: /new NAME starts one.";
@@ -195,14 +198,27 @@ impl Supervisor {
         self.save();
     }
 
-    /// `/sessions`: the chat's sessions, `current` marked.
-    pub fn list_sessions(&mut self, chat: i64, current: Option<&str>) {
+    /// `/sessions`: the chat's sessions, `current` marked, with their model and context.
+    pub async fn list_sessions(&mut self, chat: i64, current: Option<&str>) {
         let stale = self.config.stale_after;
         let mut lines = Vec::new();
+        let mut short = HashMap::new();
+        let ids: Vec<SessionId> = self
+            .sessions
+            .keys()
+            .filter(|k| k.chat == chat)
+            .cloned()
+            .collect();
+        for id in ids {
+            if let Some(v) = self.vitals(&id).await {
+                short.insert(id, v.short());
+            }
+        }
         for (id, e) in &self.sessions {
             if id.chat != chat {
                 continue;
             }
+
             let ago = e.last_activity.elapsed();
             let mut state = e.phase.as_str().to_string();
             if e.record.crash_loop {
@@ -227,6 +243,11 @@ impl Supervisor {
                     ))
                 ));
             }
+            // Model and context, when the program reported them.
+            if let Some(v) = short.get(id).filter(|v| !v.is_empty()) {
+                state.push_str(" — ");
+                state.push_str(v);
+            }
             lines.push(format!(
                 "{} <b>{}</b> — {} — <code>{}</code> — last activity {} ago",
                 if Some(id.name.as_str()) == current {
@@ -246,8 +267,21 @@ impl Supervisor {
         self.reply(chat, lines.join("\n"));
     }
 
-    /// `/status`: uptime, sessions by phase, memory.
-    pub fn status(&mut self, chat: i64) {
+    /// What is known of session `id`'s vitals: the program's last report (kept by
+    /// telepty's status line, also after the program ended) and the live mode.
+    pub(super) async fn vitals(&self, id: &SessionId) -> Option<Vitals> {
+        let spec = self.profile.vitals.as_ref()?;
+        let mut vitals = status_line::read(spec, &status_line::file(&self.config.state_dir, id))
+            .unwrap_or_default();
+        if let Some(session) = self.sessions.get(id).and_then(Entry::session) {
+            vitals.mode = session.mode().await;
+        }
+        (!vitals.is_empty()).then_some(vitals)
+    }
+
+    /// `/status`: uptime, sessions by phase, memory; then the vitals of each of the
+    /// chat's sessions, `current` marked.
+    pub async fn status(&mut self, chat: i64, current: Option<&str>) {
         let count = |p: fn(Phase) -> bool| self.sessions.values().filter(|e| p(e.phase)).count();
         let text = format!(
             "Up {}; {} session(s) running ({} busy, {} waiting for you), {} suspended, \
@@ -260,7 +294,32 @@ impl Supervisor {
             count(|p| matches!(p, Phase::Exited | Phase::Crashed)),
             memory()
         );
-        self.reply(chat, escape(&text));
+        let mut lines = vec![escape(&text)];
+        let ids: Vec<SessionId> = self
+            .sessions
+            .keys()
+            .filter(|k| k.chat == chat)
+            .cloned()
+            .collect();
+        let now = jiff::Zoned::now();
+        for id in ids {
+            let Some(vitals) = self.vitals(&id).await else {
+                continue;
+            };
+            let running = self.sessions.get(&id).is_some_and(Entry::running);
+            lines.push(format!(
+                "{} <b>{}</b>: {}{}",
+                if Some(id.name.as_str()) == current {
+                    "▶"
+                } else {
+                    "•"
+                },
+                escape(&id.name),
+                escape(&vitals.describe(&now)),
+                if running { "" } else { " (when it last ran)" }
+            ));
+        }
+        self.reply(chat, lines.join("\n"));
     }
 
     /// `/screen text`: session `id`'s screen as text.

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use super::lifecycle::{self, least_recently_used, should_suspend, Crashes, Intent, Phase};
 use super::registry::{unix_now, Ledger, Record, Registry};
+use super::status_line;
 use super::task::{Ending, Event, Request, Session};
 use super::transcript::Follow;
 use super::{ProgramId, SessionId};
@@ -78,6 +79,8 @@ pub struct Entry {
     last_activity: Instant,
     /// The usage limit shown last (its reset time as shown).
     usage_limit: Option<String>,
+    /// When that limit resets (Unix seconds), as the program reported it.
+    usage_limit_at: Option<i64>,
 }
 
 impl Entry {
@@ -90,6 +93,7 @@ impl Entry {
             crashes: Crashes::default(),
             last_activity,
             usage_limit: None,
+            usage_limit_at: None,
         }
     }
 
@@ -423,6 +427,11 @@ impl Supervisor {
                     .resume_args(entry.record.conversation.as_deref()),
             );
         }
+        let how = if resuming {
+            shell_words::join(&args[entry.record.command.len()..])
+        } else {
+            "a new conversation".into()
+        };
         let dir = entry.record.dir.clone();
         // The program's own transcript: a fresh conversation gets an id chosen here, so
         // its file is known; a resumed one goes on in the file of the id it had.
@@ -448,6 +457,19 @@ impl Supervisor {
                 from_end: resuming,
             })
         });
+        // Telepty's status line, which keeps what the program reports of the session.
+        if let Some(spec) = &self.profile.vitals {
+            let keep = status_line::file(&self.config.state_dir, id);
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            match status_line::settings_args(spec, &args, &home, &dir, &keep) {
+                Some(more) => args.extend(more),
+                None => {
+                    tracing::info!(session = %id, "the command passes its own settings: vitals from the screen only")
+                }
+            }
+        }
         let stamp = Stamp {
             boot: self.boot,
             program: self.runs + 1,
@@ -514,13 +536,9 @@ impl Supervisor {
         entry.phase = Phase::Starting;
         entry.intent = None;
         entry.usage_limit = None;
+        entry.usage_limit_at = None;
         entry.touch();
         if resume {
-            let how = if resuming {
-                shell_words::join(&args[entry.record.command.len()..])
-            } else {
-                "a new conversation".into()
-            };
             self.notice(id, Notice::Resuming { how });
         }
         self.save();
@@ -737,6 +755,20 @@ impl Supervisor {
                 entry.usage_limit = Some(reset.clone());
                 let id = id.clone();
                 let can_continue = self.profile.lifecycle.continue_text.is_some();
+                // The exact reset the program reported, else the screen's words.
+                let now = jiff::Zoned::now();
+                let exact = self
+                    .vitals(&id)
+                    .await
+                    .and_then(|v| v.exhausted(now.timestamp().as_second()))
+                    .and_then(|l| l.resets_at);
+                let reset = match exact {
+                    Some(at) => crate::core::vitals::when(at, &now),
+                    None => reset,
+                };
+                if let Some(entry) = self.sessions.get_mut(&id) {
+                    entry.usage_limit_at = exact;
+                }
                 self.notice(
                     &id,
                     Notice::UsageLimit {
@@ -867,7 +899,10 @@ impl Supervisor {
                     return;
                 };
                 let now = jiff::Zoned::now();
-                match lifecycle::reset_time(&reset, &now) {
+                let exact = entry
+                    .usage_limit_at
+                    .and_then(|at| jiff::Timestamp::from_second(at).ok());
+                match exact.or_else(|| lifecycle::reset_time(&reset, &now)) {
                     Some(at) => {
                         entry.record.continue_at = Some(at.as_second().max(0) as u64);
                         let local = at.to_zoned(now.time_zone().clone());
