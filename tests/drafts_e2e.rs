@@ -202,3 +202,78 @@ async fn in_a_forum_topic_the_live_message_is_edited_and_no_draft_is_sent() {
     assert_eq!(calls(&fake, "sendMessageDraft"), 0);
     assert!(calls(&fake, "editMessageText") >= 1);
 }
+
+/// The README's pacing figures with drafts on: an answer streaming for 90 s in a private
+/// chat is drafts about once a second, while the messages stay inside the flood budget,
+/// no call is refused, and the final answer follows the program's last word promptly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ninety_seconds_of_streaming_is_drafts_once_a_second_and_no_429() {
+    let fake = FakeTelegram::start(TOKEN).await.unwrap();
+    let _bot = start_bot_with(&fake, &[("TELEPTY_PTY_SIZE", "160x30".into())]);
+    fake.user_message(USER, "/new alpha");
+    wait_chat(&fake, USER, "the start", has("Session alpha started")).await;
+    fake.user_message(USER, "longstream");
+    let started = Instant::now();
+    let chat = common::bot::wait_chat_for(
+        &fake,
+        USER,
+        "the end of the stream",
+        Duration::from_secs(180),
+        has("LONGSTREAM-END at"),
+    )
+    .await;
+    let seen = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let printed: f64 = chat
+        .iter()
+        .find_map(|m| {
+            let (_, rest) = m.text.split_once("LONGSTREAM-END at ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .expect("the end's time");
+    let calls = fake.calls();
+    let refused: Vec<_> = calls.iter().filter(|c| c.error.is_some()).collect();
+    assert!(refused.is_empty(), "refused: {refused:?}");
+    let ops: Vec<_> = calls
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.method.as_str(),
+                "sendmessage" | "editmessagetext" | "deletemessage"
+            )
+        })
+        .collect();
+    let mut worst = 0;
+    for (i, c) in ops.iter().enumerate() {
+        let n = ops[i..]
+            .iter()
+            .take_while(|d| d.at.duration_since(c.at) < Duration::from_secs(60))
+            .count();
+        worst = worst.max(n);
+    }
+    let drafts = fake.draft_log(USER);
+    let span = drafts
+        .last()
+        .unwrap()
+        .at
+        .duration_since(drafts.first().unwrap().at)
+        .as_secs_f64();
+    let rate = (drafts.len() - 1) as f64 / span.max(0.001);
+    println!(
+        "{} operations and {} drafts in {:.0} s ({rate:.2} drafts per second over {span:.0} s); \
+         at most {worst} operations in any 60 s; the end reached the chat {:.1} s after it was printed",
+        ops.len(),
+        drafts.len(),
+        started.elapsed().as_secs_f64(),
+        seen - printed,
+    );
+    assert!(worst <= 20, "{worst} operations in 60 s");
+    assert!(span >= 60.0, "drafts for {span:.0} s only");
+    assert!((0.8..=1.05).contains(&rate), "{rate:.2} drafts per second");
+    for pair in drafts.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(gap >= Duration::from_millis(900), "drafts {gap:?} apart");
+    }
+}

@@ -206,7 +206,18 @@ pub async fn wait_chat(
     want: impl Fn(&[ChatMessage]) -> bool,
 ) -> Vec<ChatMessage> {
     // Generous: a dropped connection costs the client's own timeout (17 s) first.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    wait_chat_for(fake, chat, what, Duration::from_secs(60), want).await
+}
+
+/// [`wait_chat`] for up to `limit`.
+pub async fn wait_chat_for(
+    fake: &FakeTelegram,
+    chat: i64,
+    what: &str,
+    limit: Duration,
+    want: impl Fn(&[ChatMessage]) -> bool,
+) -> Vec<ChatMessage> {
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         let messages = fake.chat(chat);
         if want(&messages) {
@@ -230,7 +241,7 @@ pub async fn wait_chat(
                 })
                 .collect();
             panic!(
-                "no {what} within 60 s; the chat:\n{}\ncalls:\n{}",
+                "no {what} within {limit:?}; the chat:\n{}\ncalls:\n{}",
                 texts.join("\n"),
                 calls.join("\n")
             );

@@ -8,6 +8,7 @@
 #   limit  works, then shows a usage limit that resets at the next minute (UTC)
 #   write NAME  writes NAME in the current directory, drawn as Claude Code's Write call
 #   stream  a Read call, then an answer streamed a word every 0.25 s (about 5 s)
+#   longstream  an answer streamed a word every 0.5 s for 90 s, ending with the time
 #   status  runs the status line of --settings with the JSON in $FAKE_STATUS, as Claude
 #           Code does after each turn, and shows what it printed
 # With --continue or --resume the turns go on from the directory's last conversation
@@ -79,6 +80,16 @@ while IFS= read -r line; do
       sleep 0.25
     done
     printf "\033[2J\033[H❯ %s\r\n\r\n$read_call●%s (turn %s)\r\n\r\n✻ Worked for 5s\r\n" "$line" "$shown" "$turn"
+  elif [ "$line" = longstream ]; then
+    # 90 s of an answer growing by a word every 0.5 s, the footer saying Claude works.
+    shown=""
+    for i in $(seq 1 180); do
+      shown="$shown word$i"
+      printf "\033[2J\033[H❯ %s\r\n\r\n●%s\r\n\r\n✶ Writing… (%ss · ↓ 5 tokens)\r\n" "$line" "$shown" "$((i / 2))"
+      printf '\r\n────────────────────────────────────────\r\n❯\xc2\xa0\r\n────────────────────────────────────────\r\n  esc to interrupt\r\n'
+      sleep 0.5
+    done
+    printf "\033[2J\033[H❯ %s\r\n\r\n●%s LONGSTREAM-END at %s\r\n\r\n✻ Worked for 90s\r\n" "$line" "$shown" "$(date +%s.%N)"
   elif [ "$line" = flood ]; then
     # Redraws the working screen as fast as the machine can print, until stopped.
     yes "$(working "$line" 1)"
