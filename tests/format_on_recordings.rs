@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use regex::Regex;
-use telepty::cast::replay::replay_chat;
+use telepty::cast::replay::replay_through;
 use telepty::chat::model::ModelChat;
 use telepty::core::pacer::Limits;
 use telepty::core::profile::Profile;
@@ -134,7 +134,10 @@ fn score(set: Recordings) -> Score {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let cast = Cast::read_file(&path).unwrap();
         let sidecar = sidecar_of(&path);
-        let ops = replay_chat(&cast, Arc::new(Profile::claude()), Limits::default());
+        let (ops, pipeline) = replay_through(&cast, Arc::new(Profile::claude()), Limits::default());
+        let answers = sidecar["answers"].as_array().map_or(0, Vec::len);
+        let from_transcript = pipeline.transcript().map_or(0, |t| t.claimed());
+        eprintln!("{name}: {from_transcript} of {answers} answers from the transcript");
         let mut chat = ModelChat::default();
         for op in &ops {
             chat.apply(op);

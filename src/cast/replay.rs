@@ -22,6 +22,16 @@ use crate::term::screen::{Screen, Size, DEFAULT_SCROLLBACK};
 /// their time, after the screen's output of the same moment; the end of the recording
 /// ends the session, and everything still waiting is delivered as the budget allows.
 pub fn replay_chat(cast: &Cast, profile: Arc<Profile>, limits: Limits) -> Vec<TimedOp> {
+    replay_through(cast, profile, limits).0
+}
+
+/// [`replay_chat`], and the pipeline as the recording left it (for what it read: the
+/// transcript's answers, the view).
+pub fn replay_through(
+    cast: &Cast,
+    profile: Arc<Profile>,
+    limits: Limits,
+) -> (Vec<TimedOp>, Pipeline) {
     let size = Size::new(cast.header.width, cast.header.height);
     let mut pipeline = Pipeline::new(profile, size, limits);
     if !cast.transcript.is_empty() {
@@ -51,7 +61,7 @@ pub fn replay_chat(cast: &Cast, profile: Arc<Profile>, limits: Limits) -> Vec<Ti
     let end = Duration::from_secs_f64(cast.duration().max(0.0));
     ops.extend(pipeline.exited(end, "the recording ended".into()));
     ops.extend(pipeline.drain());
-    ops
+    (ops, pipeline)
 }
 
 /// Feeds a recording into a screen up to `until` seconds (all of it when `None`),

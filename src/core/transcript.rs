@@ -181,6 +181,8 @@ pub struct Transcript {
     garbage: u64,
     generation: u64,
     session: Option<String>,
+    /// Answers sent from here (the rest of a turn's texts came from the screen).
+    claimed: u64,
 }
 
 impl Transcript {
@@ -193,7 +195,13 @@ impl Transcript {
             garbage: 0,
             generation: 0,
             session: None,
+            claimed: 0,
         }
+    }
+
+    /// How many answers were sent from the transcript so far.
+    pub fn claimed(&self) -> u64 {
+        self.claimed
     }
 
     pub fn spec(&self) -> &TranscriptSpec {
@@ -346,6 +354,7 @@ impl Transcript {
         let i = self.find(&bag)?;
         let answer = &mut self.answers[i];
         answer.used = true;
+        self.claimed += 1;
         Some(Claimed {
             markdown: answer.markdown.clone(),
             bag: answer.bag.clone(),
