@@ -245,6 +245,7 @@ impl Scenario {
 pub fn main_argument(name: &str, input: &Value) -> String {
     let keys: &[&str] = match name {
         "Bash" => &["command"],
+        "exec_command" => &["cmd"],
         "Read" | "Write" | "Edit" | "NotebookEdit" => &["file_path", "notebook_path"],
         "Glob" | "Grep" => &["pattern"],
         "ToolSearch" | "WebSearch" => &["query"],
