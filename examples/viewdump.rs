@@ -1,6 +1,6 @@
 //! Study aid: replays a recording through the pipeline and prints the view's model
 //! (state, turns, prompt) whenever it changes; `FINAL=1` prints only the final blocks.
-//!     cargo run --release --example viewdump -- FILE.cast
+//!     cargo run --release --example viewdump -- FILE.cast   (PROFILE=codex for another built-in profile)
 use std::sync::Arc;
 use std::time::Duration;
 use telepty::cast::asciicast::EventKind;
@@ -11,7 +11,12 @@ fn main() {
     let path = std::env::args().nth(1).unwrap();
     let cast = Cast::read_file(std::path::Path::new(&path)).unwrap();
     let mut p = Pipeline::new(
-        Arc::new(Profile::claude()),
+        Arc::new(
+            std::env::var("PROFILE")
+                .ok()
+                .and_then(|n| Profile::built_in(&n))
+                .unwrap_or_else(Profile::claude),
+        ),
         Size::new(cast.header.width, cast.header.height),
         Default::default(),
     );

@@ -59,7 +59,7 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The program and its arguments.
     pub command: Vec<String>,
-    /// `claude`, `plain`, or a profile file.
+    /// `claude`, `codex`, `plain`, or a profile file.
     pub profile: String,
     pub pty_size: Size,
     /// Sessions idle this long are suspended (zero: never).
@@ -624,9 +624,11 @@ fn command(raw: Raw) -> Result<Vec<String>, String> {
 
 fn profile(raw: Raw) -> Result<String, String> {
     match text(raw)?.as_str() {
-        p @ ("claude" | "plain") => Ok(p.to_string()),
+        p @ ("claude" | "codex" | "plain") => Ok(p.to_string()),
         path if Path::new(path).is_file() => Ok(path.to_string()),
-        other => Err(format!("{other:?} is not claude, plain, or a profile file")),
+        other => Err(format!(
+            "{other:?} is not claude, codex, plain, or a profile file"
+        )),
     }
 }
 

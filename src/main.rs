@@ -446,16 +446,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// A profile by name, or from a file; checked before anything is replayed with it.
 fn load_profile(profile: &str) -> anyhow::Result<Arc<Profile>> {
+    if let Some(built_in) = Profile::built_in(profile) {
+        return Ok(Arc::new(built_in));
+    }
     match profile {
-        "claude" => Ok(Arc::new(Profile::claude())),
-        "plain" => Ok(Arc::new(Profile::plain())),
         path if std::path::Path::new(path).is_file() => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
             Ok(Arc::new(Profile::parse(&text, path)?))
         }
         other => anyhow::bail!(
-            "unknown profile {other:?}: use claude, plain, or the path of a profile file"
+            "unknown profile {other:?}: use claude, codex, plain, or the path of a profile file"
         ),
     }
 }

@@ -111,10 +111,10 @@ struct Outcome {
     figures: String,
 }
 
-fn check(path: &Path) -> Outcome {
+fn check(path: &Path, profile: Profile) -> Outcome {
     let cast = Cast::read_file(path).unwrap();
     let sidecar = sidecar_of(path);
-    let ops = replay_chat(&cast, Arc::new(Profile::claude()), Limits::default());
+    let ops = replay_chat(&cast, Arc::new(profile), Limits::default());
     let mut chat = ModelChat::default();
     let mut states: Vec<(Duration, Vec<String>)> = Vec::new();
     for op in &ops {
@@ -293,7 +293,7 @@ fn check(path: &Path) -> Outcome {
 fn check_dir(set: Recordings) {
     let mut failures = Vec::new();
     for path in set.casts() {
-        let outcome = check(&path);
+        let outcome = check(&path, set.profile());
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         println!("{name:40} {}", outcome.figures);
         for p in outcome.problems {
@@ -306,6 +306,12 @@ fn check_dir(set: Recordings) {
 #[test]
 fn own_fixtures() {
     check_dir(Recordings::OwnClaudeCode);
+}
+
+/// The Codex CLI's recordings, read by the `codex` profile, meet the same bars.
+#[test]
+fn own_codex_fixtures() {
+    check_dir(Recordings::OwnCodex);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// Claude Code's words that belong to `profiles/claude.toml`.
+/// The agents' words that belong to `profiles/claude.toml` and `profiles/codex.toml`.
 const WORDS: &[&str] = &[
     "@anthropic-ai/claude-code",
     "Claude will",
@@ -15,6 +15,10 @@ const WORDS: &[&str] = &[
     "Do you want to",
     "statusLine",
     "--settings",
+    "OpenAI Codex",
+    "Ask Codex",
+    "codex resume",
+    "Would you like to",
 ];
 
 /// Claude Code's glyphs: the profile's rows and capture groups strip them, never code.

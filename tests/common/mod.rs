@@ -28,17 +28,20 @@ pub enum Recordings {
     Reference2_1_331,
     /// Reference recordings of Claude Code 2.1.332, each with its session transcript.
     Reference2_1_332,
+    /// The project's own recordings of the Codex CLI (`fixtures/codex`, the pinned version).
+    OwnCodex,
 }
 
 impl Recordings {
     /// Every folder.
-    pub const ALL: [Recordings; 6] = [
+    pub const ALL: [Recordings; 7] = [
         Recordings::OwnClaudeCode,
         Recordings::Own2_1_331,
         Recordings::OwnTerminal,
         Recordings::Reference2_1_197,
         Recordings::Reference2_1_331,
         Recordings::Reference2_1_332,
+        Recordings::OwnCodex,
     ];
 
     /// The folder, under the crate root or `../shared/` beside it.
@@ -50,7 +53,18 @@ impl Recordings {
             Recordings::Reference2_1_197 => "../shared/claude-code/casts",
             Recordings::Reference2_1_331 => "../shared/claude-code/casts-2.1.331",
             Recordings::Reference2_1_332 => "../shared/claude-code/casts-2.1.332",
+            Recordings::OwnCodex => "fixtures/codex",
         })
+    }
+
+    /// The profile that reads them.
+    pub fn profile(self) -> telepty::core::profile::Profile {
+        use telepty::core::profile::Profile;
+        match self {
+            Recordings::OwnCodex => Profile::codex(),
+            Recordings::OwnTerminal => Profile::plain(),
+            _ => Profile::claude(),
+        }
     }
 
     /// Its casts, sorted (see [`casts_in`]).

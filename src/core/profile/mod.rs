@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 /// The built-in Claude Code profile.
 pub const CLAUDE: &str = include_str!("../../../profiles/claude.toml");
+/// The built-in `codex` profile (OpenAI's Codex CLI).
+pub const CODEX: &str = include_str!("../../../profiles/codex.toml");
 
 /// A profile as written (the low form).
 #[derive(Debug, Deserialize)]
@@ -27,6 +29,15 @@ struct ProfileFile {
     /// Characters whose colour the `first_fg` conditions read when they start a row.
     #[serde(default)]
     colour_marks: String,
+    /// Whether the input line sits in a box under a rule (Claude Code) or stands on its
+    /// own (Codex's composer): a screen is complete when its input is drawn that way.
+    #[serde(default = "yes")]
+    input_rule: bool,
+    /// Whether the program pins the running turn's message on the top row while the
+    /// conversation scrolls under it (Codex): a message on the first row is a copy, not
+    /// conversation.
+    #[serde(default)]
+    pinned_user_row: bool,
     #[serde(default)]
     line: Vec<LineRow>,
     #[serde(default)]
@@ -175,6 +186,9 @@ pub enum Kind {
     PromptHint,
     /// A dashed rule around a command or a preview inside a prompt: not its context.
     PreviewRule,
+    /// The first line of a prompt drawn without a rule above it (Codex's `Would you
+    /// like to run the following command?`): the prompt's box starts there.
+    PromptHead,
     /// Anything else: continuation of the block above, tool details.
     Text,
 }
@@ -201,6 +215,7 @@ impl Kind {
             Kind::Option => "option",
             Kind::PromptHint => "prompt_hint",
             Kind::PreviewRule => "preview_rule",
+            Kind::PromptHead => "prompt_head",
             Kind::Text => "text",
         }
     }
@@ -219,6 +234,10 @@ impl Kind {
                 | Kind::PreviewRule
         )
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One compiled row.
@@ -253,6 +272,10 @@ pub struct Profile {
     pub name: String,
     pub view: ViewKind,
     pub colour_marks: Vec<char>,
+    /// The input line has a rule right above it (see the file's `input_rule`).
+    pub input_rule: bool,
+    /// The top row may be a pinned copy of the running turn's message.
+    pub pinned_user_row: bool,
     pub version: Option<Regex>,
     pub lines: Vec<LinePattern>,
     pub lifecycle: Lifecycle,
@@ -383,12 +406,30 @@ impl Profile {
             .expect("the built-in profile is valid")
     }
 
+    /// The built-in `codex` profile.
+    pub fn codex() -> Profile {
+        Profile::parse(CODEX, "built-in profiles/codex.toml")
+            .expect("the built-in profile is valid")
+    }
+
+    /// A built-in profile by name: `claude`, `codex`, `plain`.
+    pub fn built_in(name: &str) -> Option<Profile> {
+        match name {
+            "claude" => Some(Profile::claude()),
+            "codex" => Some(Profile::codex()),
+            "plain" => Some(Profile::plain()),
+            _ => None,
+        }
+    }
+
     /// The `plain` profile: no patterns; the screen is mirrored as it is.
     pub fn plain() -> Profile {
         Profile {
             name: "plain".into(),
             view: ViewKind::Mirror,
             colour_marks: Vec::new(),
+            input_rule: true,
+            pinned_user_row: false,
             version: None,
             lines: Vec::new(),
             lifecycle: Lifecycle::default(),
@@ -452,6 +493,8 @@ impl Profile {
             name: file.name,
             view: file.view,
             colour_marks: file.colour_marks.chars().collect(),
+            input_rule: file.input_rule,
+            pinned_user_row: file.pinned_user_row,
             version,
             lines,
             lifecycle: Lifecycle {

@@ -397,7 +397,7 @@ impl View {
             self.resync = true;
             return;
         }
-        let input_row = input_box_top(&lines);
+        let input_row = input_box_top(&lines, self.profile.input_rule);
         let found = if input_row.is_none() {
             prompt::find(&self.profile, &lines, cols)
         } else {
@@ -415,6 +415,14 @@ impl View {
         };
         let mut region: Vec<Line> = lines;
         region.truncate(end);
+        // A program that pins the running turn's message on the top row while the
+        // conversation scrolls under it (Codex): a message on the very first row is that
+        // copy (unscrolled, the first rows are blank or the header), not conversation.
+        if self.profile.pinned_user_row
+            && region.first().is_some_and(|l| l.class.kind == Kind::User)
+        {
+            region.remove(0);
+        }
         // The status line and what hangs under it (the task list) are not conversation.
         let status = region
             .iter()
@@ -605,8 +613,12 @@ fn same_prompt(typed: &str, drawn: &str) -> bool {
 }
 
 /// The row where the input box starts: a rule, the `❯` input line, then a rule.
-fn input_box_top(lines: &[Line]) -> Option<usize> {
+fn input_box_top(lines: &[Line], under_rule: bool) -> Option<usize> {
     let input = lines.iter().rposition(|l| l.class.kind == Kind::Input)?;
+    if !under_rule {
+        // The input stands on its own: the conversation ends where it starts.
+        return Some(input);
+    }
     let top = lines[..input]
         .iter()
         .rposition(|l| l.class.kind == Kind::Rule)?;

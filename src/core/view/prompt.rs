@@ -192,12 +192,22 @@ pub fn find(profile: &Profile, rows: &[Line], cols: usize) -> Option<(usize, Pro
     if choices.len() < 2 {
         return None;
     }
-    // The box starts after the nearest rule above the menu.
-    let top = rows[..first]
+    // The box starts after the nearest rule above the menu, or at the nearest line the
+    // profile names as a prompt's head (a prompt drawn without a rule).
+    let (top, start) = rows[..first]
         .iter()
-        .rposition(|l| l.class.kind == Kind::Rule)
-        .map(|r| r + 1)
-        .unwrap_or(0);
+        .enumerate()
+        .rev()
+        .find_map(|(i, l)| {
+            if l.class.kind == Kind::Rule {
+                Some((i + 1, i))
+            } else if profile.match_kind(Kind::PromptHead, &l.text).is_some() {
+                Some((i, i))
+            } else {
+                None
+            }
+        })
+        .unwrap_or((0, 0));
     let context_rows = &rows[top..first];
     let strip = context_rows
         .iter()
@@ -211,7 +221,7 @@ pub fn find(profile: &Profile, rows: &[Line], cols: usize) -> Option<(usize, Pro
         .map(|l| l.text.chars().skip(strip).collect::<String>())
         .collect();
     Some((
-        top.saturating_sub(1),
+        start,
         Prompt {
             context,
             choices,
