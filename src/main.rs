@@ -59,9 +59,11 @@ enum Cmd {
     Replay {
         /// The recording (asciicast v2).
         file: PathBuf,
-        /// Screen profile: `claude`, `plain`, or a profile file (TOML); used by the chat view.
-        #[arg(long, default_value = "claude")]
-        profile: String,
+        /// Screen profile: `claude`, `codex`, `plain`, or a profile file (TOML); used by
+        /// the chat view [default: the program the recording shows, by its version line;
+        /// claude when none is recognised].
+        #[arg(long)]
+        profile: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -391,8 +393,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             frames,
             picture,
         } => {
-            let profile = load_profile(&profile)?;
             let cast = Cast::read_file(&file)?;
+            let profile = match profile {
+                Some(name) => load_profile(&name)?,
+                None => Arc::new(replay::recognise(&cast).unwrap_or_else(Profile::claude)),
+            };
             if let Some(out) = picture {
                 let screen = replay::replay(&cast, at, |_, _| {});
                 let png = telepty::term::picture::render_png(screen.vt());

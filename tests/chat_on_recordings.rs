@@ -389,3 +389,24 @@ fn plain_profile_on_terminal_fixtures() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `telepty replay` without `--profile` reads a recording with the profile of the
+/// program it shows, known by the version line that program draws (claude when none
+/// shows: a narrow 2.1.197 welcome has none): Codex recordings as Codex, no other as
+/// Codex.
+#[test]
+fn every_recording_is_read_with_the_profile_of_the_program_it_shows() {
+    for set in Recordings::ALL {
+        for path in set.casts() {
+            let cast = Cast::read_file(&path).unwrap();
+            let got = telepty::cast::replay::recognise(&cast).map(|p| p.name);
+            let codex = got.as_deref() == Some("codex");
+            assert_eq!(
+                codex,
+                set == Recordings::OwnCodex,
+                "{}: {got:?}",
+                path.display()
+            );
+        }
+    }
+}

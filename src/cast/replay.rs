@@ -21,6 +21,30 @@ use crate::term::screen::{Screen, Size, DEFAULT_SCROLLBACK};
 /// user typing; the transcript's entries (if the cast has one) reach the pipeline at
 /// their time, after the screen's output of the same moment; the end of the recording
 /// ends the session, and everything still waiting is delivered as the budget allows.
+/// How many output events of a recording are looked at to tell which program it shows.
+const RECOGNISE_EVENTS: usize = 2000;
+
+/// The built-in profile whose program the recording shows, known by the version line
+/// the program draws on its screen (each profile's `version` pattern: `Claude Code
+/// v2.1.332`, `OpenAI Codex (v0.171.0)`); `None` when no profile knows it.
+pub fn recognise(cast: &Cast) -> Option<Profile> {
+    let profiles = [Profile::claude(), Profile::codex()];
+    let size = Size::new(cast.header.width, cast.header.height);
+    let mut screen = Screen::new(size, DEFAULT_SCROLLBACK);
+    let outputs = cast.events.iter().filter(|e| e.kind == EventKind::Output);
+    for event in outputs.take(RECOGNISE_EVENTS) {
+        screen.feed(event.data.as_bytes());
+        let text = screen.text();
+        if let Some(i) = profiles
+            .iter()
+            .position(|p| p.version(text.lines()).is_some())
+        {
+            return profiles.into_iter().nth(i);
+        }
+    }
+    None
+}
+
 pub fn replay_chat(cast: &Cast, profile: Arc<Profile>, limits: Limits) -> Vec<TimedOp> {
     replay_through(cast, profile, limits).0
 }

@@ -12,7 +12,7 @@ pub fn root() -> PathBuf {
 }
 
 /// Every folder of recordings the tests walk, named once here.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recordings {
     /// The project's own Claude Code recordings (`fixtures/claude-code`, the pinned version,
     /// with their transcripts).
