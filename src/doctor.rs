@@ -64,6 +64,24 @@ pub async fn examine(config: &Config, profile: &Profile) -> Vec<Finding> {
         ));
     }
     out.push(program(&config.command, &profile.program));
+    // The other agents `/new … --agent NAME` can start: optional, so never a failure.
+    for name in ["claude", "codex"] {
+        let Some(agent) = Profile::built_in(name).filter(|a| a.name != profile.name) else {
+            continue;
+        };
+        let Some(binary) = agent.program.binary.clone() else {
+            continue;
+        };
+        let found = program(&[binary.clone()], &agent.program);
+        out.push(if found.ok {
+            Finding::ok(format!("for /new … --agent {name}: {}", found.what))
+        } else {
+            Finding::ok(format!(
+                "for /new … --agent {name} (optional): {}; {}",
+                found.what, found.fix
+            ))
+        });
+    }
     out.push(writable("sessions_root", &config.sessions_root));
     out.push(writable("state_dir", &config.state_dir));
     if let Some(why) = crate::guard::not_private(&config.state_dir, "state_dir") {
@@ -129,7 +147,12 @@ fn program(command: &[String], program: &Program) -> Finding {
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-        .and_then(|v| v.split_whitespace().next().map(str::to_string));
+        // The first word that starts with a digit: `2.1.332 (Claude Code)`, `codex-cli 0.171.0`.
+        .and_then(|v| {
+            v.split_whitespace()
+                .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+                .map(str::to_string)
+        });
     match version {
         Some(v) if v == tested => Finding::ok(format!("{title} {v} (the tested version)")),
         Some(v) => Finding::ok(format!(

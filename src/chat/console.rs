@@ -204,7 +204,7 @@ pub async fn run(
         created: false,
     };
     let first = SessionId::new(CHAT, FIRST);
-    sup.create(&first, chosen, None).await;
+    sup.create(&first, chosen, None, None).await;
     let mut run = Run::default();
     perform(&mut sup, &mut console, &mut run);
     if !sup.contains(&first) {
@@ -381,8 +381,9 @@ async fn command_line(
             let _ = writeln!(console.out, "{text}");
         }
         BotCommand::New(args) => {
-            if let Some((name, chosen)) = sup.check_new(CHAT, &args) {
-                sup.create(&SessionId::new(CHAT, name), chosen, None).await;
+            if let Some(new) = sup.check_new(CHAT, &args) {
+                let id = SessionId::new(CHAT, new.name);
+                sup.create(&id, new.chosen, new.agent, None).await;
             }
         }
         BotCommand::Sessions => {

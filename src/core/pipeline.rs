@@ -34,6 +34,9 @@ pub struct Pipeline {
     mirror: Option<Mirror>,
     /// The permission mode of the transcript's newest entry that names one.
     transcript_mode: Option<String>,
+    /// Since when the program has been inside a synchronized update (`CSI ? 2026 h`),
+    /// if it is.
+    synchronized: Option<Duration>,
     pacer: Pacer,
     /// The program's own log of the conversation, for a profile that names one.
     transcript: Option<Transcript>,
@@ -61,6 +64,7 @@ impl Pipeline {
             pacer: Pacer::new(limits),
             transcript,
             transcript_mode: None,
+            synchronized: None,
             now: Duration::ZERO,
             replies: Vec::new(),
         }
@@ -109,7 +113,15 @@ impl Pipeline {
         for frame in frames(bytes) {
             let fed = self.screen.feed(frame);
             self.replies.extend(fed.replies);
-            self.observe(now);
+            self.synchronized = synchronized_after(frame, self.synchronized, now);
+            // Inside a synchronized update (Codex wraps every frame in one) the screen is
+            // half drawn: looked at once the update ends, or after SYNC_LIMIT at worst.
+            if self
+                .synchronized
+                .is_none_or(|since| now.saturating_sub(since) >= SYNC_LIMIT)
+            {
+                self.observe(now);
+            }
         }
         ops.extend(self.step(now));
         ops
@@ -323,15 +335,41 @@ impl Pipeline {
     }
 }
 
+/// Begin and end of a synchronized update (the terminal shows the frame whole at its end).
+const SYNC_BEGIN: &[u8] = b"\x1b[?2026h";
+const SYNC_END: &[u8] = b"\x1b[?2026l";
+/// A synchronized update that lasts longer than this is looked at anyway (a program
+/// that never ends one must not go unseen).
+const SYNC_LIMIT: Duration = Duration::from_secs(1);
+
+/// Whether the program is inside a synchronized update after `frame` (since when), given
+/// whether it was before: the last begin or end in the frame decides.
+fn synchronized_after(frame: &[u8], before: Option<Duration>, now: Duration) -> Option<Duration> {
+    let begin = memchr::memmem::rfind(frame, SYNC_BEGIN);
+    let end = memchr::memmem::rfind(frame, SYNC_END);
+    match (begin, end) {
+        (Some(b), e) if e.is_none_or(|e| b > e) => Some(before.unwrap_or(now)),
+        (_, Some(_)) => None,
+        _ => before,
+    }
+}
+
 /// A chunk cut where a redraw starts: before each `CSI 2J` (clear) and each `CSI H`
 /// (cursor home) that does not follow a clear — so a look never sees a screen just
-/// cleared for the next frame.
+/// cleared for the next frame — and after each end of a synchronized update (a whole
+/// frame).
 fn frames(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let clears = memchr::memmem::find_iter(bytes, b"\x1b[2J");
     let homes = memchr::memmem::find_iter(bytes, b"\x1b[H")
         .filter(|&i| !(i >= 4 && &bytes[i - 4..i] == b"\x1b[2J"));
-    let mut starts: Vec<usize> = clears.chain(homes).filter(|&i| i > 0).collect();
+    let ends = memchr::memmem::find_iter(bytes, SYNC_END).map(|i| i + SYNC_END.len());
+    let mut starts: Vec<usize> = clears
+        .chain(homes)
+        .chain(ends)
+        .filter(|&i| i > 0 && i < bytes.len())
+        .collect();
     starts.sort_unstable();
+    starts.dedup();
     starts.push(bytes.len());
     let mut from = 0;
     starts.into_iter().map(move |end| {
@@ -365,6 +403,24 @@ fn choice_of(prompt: &crate::core::view::Prompt, bytes: &[u8]) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_synchronized_update_is_looked_at_when_it_ends() {
+        let t = Duration::from_secs(1);
+        assert_eq!(synchronized_after(b"\x1b[?2026hhalf", None, t), Some(t));
+        // Still inside: since when it began.
+        assert_eq!(synchronized_after(b"more", Some(t), t * 2), Some(t));
+        assert_eq!(synchronized_after(b"rest\x1b[?2026l", Some(t), t * 2), None);
+        assert_eq!(
+            synchronized_after(b"\x1b[?2026lnext\x1b[?2026h", None, t),
+            Some(t)
+        );
+        let parts: Vec<&[u8]> = frames(b"\x1b[?2026hone\x1b[?2026l\x1b[?2026htwo").collect();
+        assert_eq!(
+            parts,
+            [&b"\x1b[?2026hone\x1b[?2026l"[..], b"\x1b[?2026htwo"]
+        );
+    }
 
     #[test]
     fn chunks_are_cut_where_redraws_start() {

@@ -10,7 +10,7 @@ use crate::core::ops::Button;
 pub enum BotCommand {
     /// `/help` (and Telegram's `/start`).
     Help,
-    /// `/new NAME [DIR]`.
+    /// `/new NAME [DIR] [--agent NAME]`.
     New(String),
     Sessions,
     /// `/use NAME`.
@@ -54,7 +54,7 @@ impl End {
 
 /// The commands as a menu shows them: name and what it does.
 pub const MENU: &[(&str, &str)] = &[
-    ("new", "NAME [DIR] — start a session"),
+    ("new", "NAME [DIR] [--agent codex] — start a session"),
     ("sessions", "list the sessions"),
     ("use", "NAME — switch to a session"),
     (

@@ -23,6 +23,10 @@ pub struct Record {
     pub dir: PathBuf,
     /// The program and its arguments, without the profile's resume arguments.
     pub command: Vec<String>,
+    /// The agent (built-in profile) chosen with `/new … --agent NAME`; none: the
+    /// configuration's profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     /// The state when last written (`ready`, `suspended`, `crashed` …), for people.
     pub state: String,
     /// Seconds since the Unix epoch.
@@ -265,6 +269,7 @@ mod tests {
             chat: 7,
             dir: PathBuf::from("/tmp/x"),
             command: vec!["claude".into()],
+            agent: None,
             state: "ready".into(),
             last_activity: 1,
             conversation: None,

@@ -71,10 +71,11 @@ impl Router {
             self.say(chat, &text);
             return;
         }
-        let Some((name, chosen)) = self.sup.check_new(chat, args) else {
+        let Some(new) = self.sup.check_new(chat, args) else {
             return;
         };
-        let id = SessionId::new(chat, name);
+        let (chosen, agent) = (new.chosen, new.agent);
+        let id = SessionId::new(chat, new.name);
         // In a forum, the session gets a topic of its own; it starts once Telegram has
         // answered (the update loop does not wait for that).
         if self.forums.contains(&chat) {
@@ -84,6 +85,7 @@ impl Router {
             let pending = PendingTopic {
                 id,
                 chosen,
+                agent,
                 here: self.here,
             };
             tokio::spawn(async move {
@@ -97,13 +99,18 @@ impl Router {
             });
             return;
         }
-        self.sup.create(&id, chosen, None).await;
+        self.sup.create(&id, chosen, agent, None).await;
     }
 
     /// Telegram answered the request for a session's topic: the session starts, in its
     /// topic or, without one, in the chat itself.
     pub(super) async fn on_topic(&mut self, pending: PendingTopic, topic: Result<i32, String>) {
-        let PendingTopic { id, chosen, here } = pending;
+        let PendingTopic {
+            id,
+            chosen,
+            agent,
+            here,
+        } = pending;
         self.opening.remove(&id);
         // The bot answers where `/new` was written.
         let now_here = std::mem::replace(&mut self.here, here);
@@ -126,7 +133,7 @@ impl Router {
                 None
             }
         };
-        self.sup.create(&id, chosen, topic).await;
+        self.sup.create(&id, chosen, agent, topic).await;
         self.perform();
         self.here = now_here;
     }
@@ -136,5 +143,6 @@ impl Router {
 pub(super) struct PendingTopic {
     id: SessionId,
     chosen: dirs::Chosen,
+    agent: Option<String>,
     here: Option<(i64, i32)>,
 }

@@ -76,6 +76,9 @@ pub struct TextStyles {
 struct ProgramFile {
     title: Option<String>,
     binary: Option<String>,
+    /// Arguments a session of this agent starts with (`/new … --agent NAME`).
+    #[serde(default)]
+    args: Vec<String>,
     install: Option<String>,
     tested_version: Option<String>,
 }
@@ -307,6 +310,8 @@ pub struct Program {
     pub title: String,
     /// The command name it is installed as (`claude`).
     pub binary: Option<String>,
+    /// Arguments a session of this agent starts with when it is chosen by name.
+    pub args: Vec<String>,
     /// How to install it (`npm install -g …`).
     pub install: Option<String>,
     /// The version its profile was made and tested with.
@@ -318,6 +323,7 @@ impl Default for Program {
         Program {
             title: "the program".into(),
             binary: None,
+            args: Vec::new(),
             install: None,
             tested_version: None,
         }
@@ -520,6 +526,7 @@ impl Profile {
                     .title
                     .unwrap_or_else(|| Program::default().title),
                 binary: file.program.binary,
+                args: file.program.args,
                 install: file.program.install,
                 tested_version: file.program.tested_version,
             },

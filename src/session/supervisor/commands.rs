@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{escape, Entry, Notice, Supervisor, STOP_GRACE};
+use crate::core::profile::Profile;
 use crate::core::vitals::Vitals;
 use crate::session::command::End;
 use crate::session::dirs;
@@ -16,13 +17,40 @@ use crate::session::SessionId;
 
 const NO_SESSION: &str = "No session yet: /new NAME starts one.";
 
+/// A `/new` the supervisor accepted: the session's name, its directory and the agent
+/// chosen for it (none: the configuration's).
+pub struct NewSession {
+    pub name: String,
+    pub chosen: dirs::Chosen,
+    pub agent: Option<String>,
+}
+
 impl Supervisor {
     /// `/new NAME [DIR]`, checked: the session's name and the directory chosen for it;
     /// `None` when the user was told why not.
-    pub fn check_new(&mut self, chat: i64, args: &str) -> Option<(String, dirs::Chosen)> {
-        let mut parts = args.split_whitespace();
+    pub fn check_new(&mut self, chat: i64, args: &str) -> Option<NewSession> {
+        // `--agent NAME` anywhere after the session's name.
+        let mut words: Vec<&str> = args.split_whitespace().collect();
+        let mut agent = None;
+        if let Some(i) = words.iter().position(|w| *w == "--agent") {
+            let Some(name) = words.get(i + 1).copied() else {
+                self.reply(chat, "Usage: /new NAME [DIR] [--agent claude|codex|plain]");
+                return None;
+            };
+            if Profile::built_in(name).is_none() {
+                let text = format!(
+                    "There is no agent “{}”: claude, codex or plain.",
+                    escape(name)
+                );
+                self.reply(chat, text);
+                return None;
+            }
+            agent = Some(name.to_string());
+            words.drain(i..i + 2);
+        }
+        let mut parts = words.into_iter();
         let Some(name) = parts.next() else {
-            self.reply(chat, "Usage: /new NAME [DIR]");
+            self.reply(chat, "Usage: /new NAME [DIR] [--agent claude|codex|plain]");
             return None;
         };
         if !crate::session::registry::valid_name(name) {
@@ -46,7 +74,11 @@ impl Supervisor {
             parts.next(),
             home.as_deref(),
         ) {
-            Ok(chosen) => Some((name.to_string(), chosen)),
+            Ok(chosen) => Some(NewSession {
+                name: name.to_string(),
+                chosen,
+                agent,
+            }),
             Err(e) => {
                 let text = format!("Cannot use that directory: {}", escape(&e.to_string()));
                 self.reply(chat, text);
@@ -57,16 +89,29 @@ impl Supervisor {
 
     /// Registers session `id` in `chosen`'s directory (its messages in `topic`, if it
     /// has one) and starts its program; it becomes the chat's active session.
-    pub async fn create(&mut self, id: &SessionId, chosen: dirs::Chosen, topic: Option<i32>) {
+    pub async fn create(
+        &mut self,
+        id: &SessionId,
+        chosen: dirs::Chosen,
+        agent: Option<String>,
+        topic: Option<i32>,
+    ) {
         if self.closing {
             return;
         }
         let dir = chosen.path.clone();
+        // The configuration's own agent is no choice: its command and profile as set.
+        let agent = agent.filter(|a| *a != self.profile.name);
+        let command = match &agent {
+            Some(name) => self.agent_command(name),
+            None => self.config.command.clone(),
+        };
         let record = Record {
             name: id.name.clone(),
             chat: id.chat,
             dir: dir.clone(),
-            command: self.config.command.clone(),
+            command,
+            agent,
             state: Phase::Suspended.as_str().into(),
             last_activity: unix_now(),
             conversation: None,
@@ -221,6 +266,9 @@ impl Supervisor {
 
             let ago = e.last_activity.elapsed();
             let mut state = e.phase.as_str().to_string();
+            if let Some(agent) = &e.record.agent {
+                state.push_str(&format!(", {agent}"));
+            }
             if e.record.crash_loop {
                 state.push_str(", crash loop");
             }
@@ -269,8 +317,9 @@ impl Supervisor {
 
     /// What is known of session `id`'s vitals: the program's last report (kept by
     /// telepty's status line, also after the program ended) and the live mode.
-    pub(super) async fn vitals(&self, id: &SessionId) -> Option<Vitals> {
-        let spec = self.profile.vitals.as_ref()?;
+    pub(super) async fn vitals(&mut self, id: &SessionId) -> Option<Vitals> {
+        let profile = self.profile_of(id);
+        let spec = profile.vitals.as_ref()?;
         let mut vitals = status_line::read(spec, &status_line::file(&self.config.state_dir, id))
             .unwrap_or_default();
         if let Some(session) = self.sessions.get(id).and_then(Entry::session) {

@@ -125,7 +125,10 @@ struct Live {
 /// Every session, and the policy of their lives.
 pub struct Supervisor {
     config: Config,
+    /// The configuration's profile: sessions started without `--agent`.
     profile: Arc<Profile>,
+    /// Built-in profiles of agents chosen by name (`/new … --agent codex`), loaded once.
+    agents: HashMap<String, Arc<Profile>>,
     /// The flood budget each program's own pacer keeps (a front end that paces per
     /// chat itself gives [`Limits::unlimited`]).
     limits: Limits,
@@ -166,6 +169,7 @@ impl Supervisor {
         let supervisor = Supervisor {
             config,
             profile,
+            agents: HashMap::new(),
             limits,
             sessions: BTreeMap::new(),
             active: HashMap::new(),
@@ -357,7 +361,7 @@ impl Supervisor {
                 }
                 if busy {
                     // Claude Code queues what is typed while it works; say so.
-                    let program = self.profile.program.title.clone();
+                    let program = self.profile_of(id).program.title.clone();
                     self.notice(id, Notice::Queued { program });
                 }
             }
@@ -370,6 +374,46 @@ impl Supervisor {
                 entry.record.pending.push(text);
                 self.start(id, true).await;
             }
+        }
+    }
+
+    /// The profile of session `id`: its agent's, or the configuration's.
+    fn profile_of(&mut self, id: &SessionId) -> Arc<Profile> {
+        let agent = self.sessions.get(id).and_then(|e| e.record.agent.clone());
+        match agent {
+            Some(name) if name != self.profile.name => self.agent(&name),
+            _ => self.profile.clone(),
+        }
+    }
+
+    /// The built-in profile of agent `name` (the configuration's for an unknown name,
+    /// which `/new` refuses before it gets here).
+    fn agent(&mut self, name: &str) -> Arc<Profile> {
+        if let Some(p) = self.agents.get(name) {
+            return p.clone();
+        }
+        match Profile::built_in(name) {
+            Some(p) => {
+                let p = Arc::new(p);
+                self.agents.insert(name.to_string(), p.clone());
+                p
+            }
+            None => self.profile.clone(),
+        }
+    }
+
+    /// The command a session of agent `name` runs: the configuration's for its own
+    /// profile; else the agent's binary and arguments (the user's shell for `plain`).
+    pub(super) fn agent_command(&mut self, name: &str) -> Vec<String> {
+        if name == self.profile.name {
+            return self.config.command.clone();
+        }
+        let profile = self.agent(name);
+        match &profile.program.binary {
+            Some(binary) => std::iter::once(binary.clone())
+                .chain(profile.program.args.iter().cloned())
+                .collect(),
+            None => vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())],
         }
     }
 
@@ -415,6 +459,7 @@ impl Supervisor {
                 }
             }
         }
+        let profile = self.profile_of(id);
         let Some(entry) = self.sessions.get_mut(id) else {
             return false;
         };
@@ -422,7 +467,7 @@ impl Supervisor {
         let resuming = resume && (entry.record.used || entry.record.conversation.is_some());
         if resuming {
             args.extend(
-                self.profile
+                profile
                     .lifecycle
                     .resume_args(entry.record.conversation.as_deref()),
             );
@@ -435,7 +480,7 @@ impl Supervisor {
         let dir = entry.record.dir.clone();
         // The program's own transcript: a fresh conversation gets an id chosen here, so
         // its file is known; a resumed one goes on in the file of the id it had.
-        let follow = self.profile.transcript.as_ref().and_then(|spec| {
+        let follow = profile.transcript.as_ref().and_then(|spec| {
             if !resuming && !spec.session_args.is_empty() {
                 let id = uuid::Uuid::new_v4().to_string();
                 args.extend(spec.start_args(&id));
@@ -458,7 +503,7 @@ impl Supervisor {
             })
         });
         // Telepty's status line, which keeps what the program reports of the session.
-        if let Some(spec) = &self.profile.vitals {
+        if let Some(spec) = &profile.vitals {
             let keep = status_line::file(&self.config.state_dir, id);
             let home = std::env::var_os("HOME")
                 .map(PathBuf::from)
@@ -480,16 +525,10 @@ impl Supervisor {
                 let mut command = Command::new(&args[0], &dir)
                     .args(args[1..].iter().cloned())
                     .size(self.config.pty_size);
-                command.missing_hint = self.profile.program.missing_hint(&args[0]);
+                command.missing_hint = profile.program.missing_hint(&args[0]);
                 let (tx, rx) = mpsc::channel(256);
-                let session = Session::spawn(
-                    command,
-                    self.profile.clone(),
-                    self.limits,
-                    stamp,
-                    follow,
-                    tx,
-                )?;
+                let session =
+                    Session::spawn(command, profile.clone(), self.limits, stamp, follow, tx)?;
                 Ok((session, rx))
             });
         let (session, mut rx) = match started {
@@ -667,7 +706,7 @@ impl Supervisor {
             if let Some(entry) = self.sessions.get_mut(&id) {
                 entry.record.continue_at = None;
             }
-            let Some(text) = self.profile.lifecycle.continue_text.clone() else {
+            let Some(text) = self.profile_of(&id).lifecycle.continue_text.clone() else {
                 continue;
             };
             self.notice(&id, Notice::LimitReset { text: text.clone() });
@@ -754,7 +793,7 @@ impl Supervisor {
             Event::UsageLimit(reset) if current => {
                 entry.usage_limit = Some(reset.clone());
                 let id = id.clone();
-                let can_continue = self.profile.lifecycle.continue_text.is_some();
+                let can_continue = self.profile_of(&id).lifecycle.continue_text.is_some();
                 // The exact reset the program reported, else the screen's words.
                 let now = jiff::Zoned::now();
                 let exact = self
@@ -907,7 +946,7 @@ impl Supervisor {
                         entry.record.continue_at = Some(at.as_second().max(0) as u64);
                         let local = at.to_zoned(now.time_zone().clone());
                         let at = local.strftime("%H:%M %Z").to_string();
-                        let text = self.profile.lifecycle.continue_text.clone();
+                        let text = self.profile_of(id).lifecycle.continue_text.clone();
                         let text = text.unwrap_or_default();
                         self.notice(id, Notice::ContinueAt { at, text });
                         self.save();
