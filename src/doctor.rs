@@ -72,7 +72,7 @@ pub async fn examine(config: &Config, profile: &Profile) -> Vec<Finding> {
         let Some(binary) = agent.program.binary.clone() else {
             continue;
         };
-        let found = program(&[binary.clone()], &agent.program);
+        let found = program(std::slice::from_ref(&binary), &agent.program);
         out.push(if found.ok {
             Finding::ok(format!("for /new … --agent {name}: {}", found.what))
         } else {
