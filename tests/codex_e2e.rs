@@ -46,6 +46,9 @@ name = "exec_command"
 input = { cmd = "rm -rf cache", workdir = "{project}", sandbox_permissions = "require_escalated", justification = "Remove the cache directory" }
 "#;
 
+/// What a wait waits for.
+type Want = Box<dyn Fn(&[ChatMessage]) -> bool>;
+
 /// The newest message with buttons that asks `question`.
 fn prompt<'a>(chat: &'a [ChatMessage], question: &str) -> Option<&'a ChatMessage> {
     chat.iter()
@@ -87,7 +90,7 @@ async fn a_codex_session_answers_and_asks_before_commands_with_buttons() {
         ("TELEPTY_PTY_SIZE", "100x30".into()),
     ]);
     let _bot = start_bot_with(&fake, &env);
-    let wait = |what: &'static str, want: Box<dyn Fn(&[ChatMessage]) -> bool>| {
+    let wait = |what: &'static str, want: Want| {
         let fake = &fake;
         async move { wait_chat(fake, USER, what, want).await }
     };
