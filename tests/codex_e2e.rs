@@ -1,14 +1,16 @@
 //! The real Codex CLI (pinned, from npm) end to end: `telepty run` against the fake Bot
-//! API, Codex against the project's OpenAI Responses mock, the session started with
+//! API, Codex against the project's OpenAI Responses mock, each session started with
 //! `/new … --agent codex` beside the configured Claude Code. A question is answered; a
-//! command Codex asks about arrives as buttons, Yes runs it and No does not.
+//! command Codex asks about arrives as buttons, Yes runs it and No does not; `/esc`
+//! interrupts; an idle session is suspended and resumed with the conversation.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
-use common::bot::{has, start_bot_with, wait_chat, USER};
+use common::bot::{has, start_bot_with, wait_chat, wait_until, Bot, USER};
 use common::root;
 use serde_json::Value;
 use telepty_testkit::fake_telegram::{ChatMessage, FakeTelegram};
@@ -28,7 +30,90 @@ fn codex() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-const SCENARIO: &str = r#"
+/// One scenario's world: the mock, Codex's scratch home, the fake Bot API and telepty.
+struct Rig {
+    fake: FakeTelegram,
+    _bot: Bot,
+    home: CodexHome,
+    /// Every request Codex sent to the mock, a JSON line each.
+    log: PathBuf,
+    _scratch: tempfile::TempDir,
+    _server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Rig {
+    async fn start(scenario: &str, env: &[(&str, String)]) -> Rig {
+        let codex = codex();
+        let scratch = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let files = [
+            (
+                "data.csv".to_string(),
+                "id,name\n1,a\n2,b\n3,c\n4,d\n5,e\n".to_string(),
+            ),
+            ("cache/blob.bin".to_string(), "binary".to_string()),
+        ];
+        let home = CodexHome::prepare(scratch.path(), port, &files).unwrap();
+        let scenario_file = scratch.path().join("scenario.toml");
+        std::fs::write(&scenario_file, scenario).unwrap();
+        let scenario = Scenario::load(&scenario_file, Some(&home.project)).unwrap();
+        let log = scratch.path().join("mock.jsonl");
+        let mock = Mock::new(scenario, Some(log.clone())).unwrap();
+        let server = tokio::spawn(async move { mock.serve(listener).await });
+        let fake = FakeTelegram::start(common::bot::TOKEN).await.unwrap();
+        // Claude Code is the configured agent; Codex is on PATH for `--agent codex`.
+        let path = format!(
+            "{}:{}",
+            codex.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut vars: Vec<(String, String)> = home.env();
+        vars.push(("PATH".into(), path));
+        vars.push(("TELEPTY_COMMAND".into(), "claude".into()));
+        vars.push(("TELEPTY_PTY_SIZE".into(), "100x30".into()));
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        let vars: Vec<(&str, String)> = vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let bot = start_bot_with(&fake, &vars);
+        Rig {
+            fake,
+            _bot: bot,
+            home,
+            log,
+            _scratch: scratch,
+            _server: server,
+        }
+    }
+
+    /// `/new work PROJECT --agent codex`, until Codex has started.
+    async fn new_session(&self) {
+        self.say(&format!(
+            "/new work {} --agent codex",
+            self.home.project.display()
+        ));
+        self.wait("the start", has("Session work started")).await;
+    }
+
+    fn say(&self, text: &str) {
+        self.fake.user_message(USER, text);
+    }
+
+    async fn wait(&self, what: &str, want: impl Fn(&[ChatMessage]) -> bool) -> Vec<ChatMessage> {
+        wait_chat(&self.fake, USER, what, want).await
+    }
+
+    /// The turns Codex asked the mock for (not the title requests), in order.
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|r| r["body"]["text"]["format"]["type"] != "json_schema")
+            .collect()
+    }
+}
+
+const COMMANDS: &str = r#"
 title = "Chat session"
 [[turn]]
 text = "Mercury is the planet closest to the Sun."
@@ -46,9 +131,6 @@ name = "exec_command"
 input = { cmd = "rm -rf cache", workdir = "{project}", sandbox_permissions = "require_escalated", justification = "Remove the cache directory" }
 "#;
 
-/// What a wait waits for.
-type Want = Box<dyn Fn(&[ChatMessage]) -> bool>;
-
 /// The newest message with buttons that asks `question`.
 fn prompt<'a>(chat: &'a [ChatMessage], question: &str) -> Option<&'a ChatMessage> {
     chat.iter()
@@ -56,98 +138,48 @@ fn prompt<'a>(chat: &'a [ChatMessage], question: &str) -> Option<&'a ChatMessage
         .find(|m| m.text.contains(question) && !m.buttons.is_empty())
 }
 
+/// The data of the button of `message` whose label holds `label`.
+fn button(message: &ChatMessage, label: &str) -> String {
+    message
+        .buttons
+        .iter()
+        .flatten()
+        .find(|(l, _)| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label:?} button: {:?}", message.buttons))
+        .1
+        .clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_session_answers_and_asks_before_commands_with_buttons() {
-    let codex = codex();
-    let scratch = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let files = [
-        (
-            "data.csv".to_string(),
-            "id,name\n1,a\n2,b\n3,c\n4,d\n5,e\n".to_string(),
-        ),
-        ("cache/blob.bin".to_string(), "binary".to_string()),
-    ];
-    let home = CodexHome::prepare(scratch.path(), port, &files).unwrap();
-    let scenario_file = scratch.path().join("scenario.toml");
-    std::fs::write(&scenario_file, SCENARIO).unwrap();
-    let scenario = Scenario::load(&scenario_file, Some(&home.project)).unwrap();
-    let log = scratch.path().join("mock.jsonl");
-    let mock = Mock::new(scenario, Some(log.clone())).unwrap();
-    let _server = tokio::spawn(async move { mock.serve(listener).await });
-    let fake = FakeTelegram::start(common::bot::TOKEN).await.unwrap();
-    // Claude Code is the configured agent; Codex is on PATH for `--agent codex`.
-    let path = format!(
-        "{}:{}",
-        codex.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut env: Vec<(&str, String)> = home.env().into_iter().map(|(k, v)| (leak(k), v)).collect();
-    env.extend([
-        ("PATH", path),
-        ("TELEPTY_COMMAND", "claude".into()),
-        ("TELEPTY_PTY_SIZE", "100x30".into()),
-    ]);
-    let _bot = start_bot_with(&fake, &env);
-    let wait = |what: &'static str, want: Want| {
-        let fake = &fake;
-        async move { wait_chat(fake, USER, what, want).await }
-    };
-
-    fake.user_message(
-        USER,
-        &format!("/new work {} --agent codex", home.project.display()),
-    );
-    wait("the start", Box::new(has("Session work started"))).await;
-    fake.user_message(USER, "Which planet is closest to the sun?");
-    wait(
+    let rig = Rig::start(COMMANDS, &[]).await;
+    rig.new_session().await;
+    rig.say("Which planet is closest to the sun?");
+    rig.wait(
         "the answer",
-        Box::new(has("Mercury is the planet closest to the Sun.")),
+        has("Mercury is the planet closest to the Sun."),
     )
     .await;
 
     // A command Codex asks about: every option as a button; Yes runs it.
-    fake.user_message(USER, "How many lines has data.csv?");
+    rig.say("How many lines has data.csv?");
     let question = "Would you like to run the following command?";
-    let chat = wait(
-        "the approval",
-        Box::new(move |ms| prompt(ms, question).is_some()),
-    )
-    .await;
+    let chat = rig
+        .wait("the approval", |ms| prompt(ms, question).is_some())
+        .await;
     let asked = prompt(&chat, question).unwrap();
-    let labels: Vec<&str> = asked
-        .buttons
-        .iter()
-        .flatten()
-        .map(|(label, _)| label.as_str())
-        .collect();
-    assert!(
-        labels.iter().any(|l| l.contains("Yes, proceed")),
-        "{labels:?}"
-    );
-    assert!(
-        labels.iter().any(|l| l.contains("No, and tell Codex")),
-        "{labels:?}"
-    );
     assert!(asked.text.contains("wc -l data.csv"), "{}", asked.text);
-    let yes = asked
-        .buttons
-        .iter()
-        .flatten()
-        .find(|(l, _)| l.contains("Yes, proceed"))
-        .unwrap()
-        .1
-        .clone();
-    fake.press_button(USER, asked.id, &yes);
-    wait(
+    let yes = button(asked, "Yes, proceed");
+    button(asked, "Yes, and don't ask again");
+    button(asked, "No, and tell Codex");
+    rig.fake.press_button(USER, asked.id, &yes);
+    rig.wait(
         "the count",
-        Box::new(has("data.csv has 6 lines: a header and five rows.")),
+        has("data.csv has 6 lines: a header and five rows."),
     )
     .await;
-    let ran = std::fs::read_to_string(&log).unwrap().lines().any(|l| {
-        let v: Value = serde_json::from_str(l).unwrap();
-        v["body"]["input"].as_array().is_some_and(|items| {
+    let ran = rig.requests().iter().any(|r| {
+        r["body"]["input"].as_array().is_some_and(|items| {
             items.iter().any(|i| {
                 i["type"] == "function_call_output"
                     && i["output"]
@@ -159,34 +191,32 @@ async fn a_codex_session_answers_and_asks_before_commands_with_buttons() {
     assert!(ran, "the command's output did not reach the model");
 
     // No: the command does not run, and the chat says the turn stopped.
-    fake.user_message(USER, "Clean up the cache folder");
-    let chat = wait(
-        "the second approval",
-        Box::new(move |ms| prompt(ms, question).is_some_and(|m| m.text.contains("rm -rf cache"))),
-    )
-    .await;
+    rig.say("Clean up the cache folder");
+    let chat = rig
+        .wait("the second approval", |ms| {
+            prompt(ms, question).is_some_and(|m| m.text.contains("rm -rf cache"))
+        })
+        .await;
     let asked = prompt(&chat, question).unwrap();
-    let no = asked
-        .buttons
-        .iter()
-        .flatten()
-        .find(|(l, _)| l.contains("No, and tell Codex"))
-        .unwrap()
-        .1
-        .clone();
-    fake.press_button(USER, asked.id, &no);
-    wait(
+    rig.fake
+        .press_button(USER, asked.id, &button(asked, "No, and tell Codex"));
+    rig.wait(
         "the refusal",
-        Box::new(has("You canceled the request to run rm -rf cache")),
+        has("You canceled the request to run rm -rf cache"),
     )
     .await;
     assert!(
-        home.project.join("cache/blob.bin").exists(),
+        rig.home.project.join("cache/blob.bin").exists(),
         "the cache was removed"
     );
 
-    fake.user_message(USER, "/sessions");
-    let chat = wait("the list", Box::new(has("last activity"))).await;
+    rig.say("/sessions");
+    let chat = rig.wait("the list", has("last activity")).await;
+    assert!(
+        chat.last().unwrap().text.contains("codex"),
+        "{:?}",
+        chat.last()
+    );
     // Every answer once.
     for answer in [
         "Mercury is the planet closest to the Sun.",
@@ -195,13 +225,89 @@ async fn a_codex_session_answers_and_asks_before_commands_with_buttons() {
         let times: usize = chat.iter().map(|m| m.text.matches(answer).count()).sum();
         assert_eq!(times, 1, "{answer:?} in {chat:#?}");
     }
-    assert!(
-        chat.last().unwrap().text.contains("codex"),
-        "{:?}",
-        chat.last()
-    );
 }
 
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
+const STORY: &str = r#"
+title = "Story"
+chunk = 6
+delay_ms = 80
+[[turn]]
+text = "The old clockmaker opened the shop before sunrise while rain drummed on the window. The old clockmaker wound the tall clock in the corner when the lamps in the street were lit. His apprentice asked about a silver pocket watch before anyone else in town was awake. His apprentice brought warm bread and a question as the church bells rang across the square. A customer from the harbour counted the ticking of forty clocks while gulls circled over the market."
+[[turn]]
+text = "A clockmaker kept every clock in town ticking."
+"#;
+
+/// `/esc` in the chat is Esc for Codex: a streaming answer stops and the chat says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esc_from_the_chat_interrupts_a_codex_answer() {
+    let rig = Rig::start(STORY, &[]).await;
+    rig.new_session().await;
+    rig.say("Tell me a long story about a clockmaker");
+    wait_until("the story streaming", Duration::from_secs(60), || {
+        rig.fake
+            .draft_log(USER)
+            .iter()
+            .any(|d| d.text.contains("The old clockmaker"))
+            || rig
+                .fake
+                .chat(USER)
+                .iter()
+                .any(|m| m.text.contains("The old clockmaker"))
+    })
+    .await;
+    rig.say("/esc");
+    rig.wait("the interrupt", has("Interrupted")).await;
+    let chat = rig.fake.chat(USER);
+    assert!(
+        !chat
+            .iter()
+            .any(|m| m.text.contains("circled over the market")),
+        "the story was not interrupted"
+    );
+    rig.say("Shorter please");
+    rig.wait(
+        "the short answer",
+        has("A clockmaker kept every clock in town ticking."),
+    )
+    .await;
+}
+
+const REMEMBER: &str = r#"
+title = "Deploy key"
+[[turn]]
+text = "Noted: the deploy key lives in the vault under ops/deploy."
+[[turn]]
+text = "It lives in the vault under ops/deploy, as you told me."
+"#;
+
+/// An idle Codex session is suspended and its next message resumes it (`codex resume`):
+/// Codex sends the earlier exchange with the new question.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_codex_session_resumes_and_codex_sees_the_earlier_exchange() {
+    let rig = Rig::start(REMEMBER, &[("TELEPTY_IDLE_TIMEOUT", "3s".into())]).await;
+    rig.new_session().await;
+    rig.say("Remember: the deploy key lives in the vault under ops/deploy");
+    rig.wait(
+        "the first answer",
+        has("Noted: the deploy key lives in the vault under ops/deploy."),
+    )
+    .await;
+    rig.wait("the idle suspend", has("suspended after being idle"))
+        .await;
+    rig.say("Where does the deploy key live?");
+    let chat = rig.wait("the resume", has("Resuming work (")).await;
+    let resumed = chat.iter().find(|m| m.text.contains("Resuming")).unwrap();
+    eprintln!("codex e2e resume: {}", resumed.text);
+    rig.wait(
+        "the answer after the resume",
+        has("It lives in the vault under ops/deploy, as you told me."),
+    )
+    .await;
+    let last = rig.requests().into_iter().last().unwrap();
+    let input = last["body"]["input"].to_string();
+    assert!(input.contains("Where does the deploy key live?"), "{input}");
+    assert!(
+        input.contains("Remember: the deploy key lives in the vault"),
+        "the resumed Codex did not send the earlier exchange: {input}"
+    );
 }

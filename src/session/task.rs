@@ -540,8 +540,9 @@ async fn feed(
     }
 }
 
-/// Performs a typing step: a message's text (pasted when it has several lines and the
-/// program asked for bracketed paste), or the Enter that sends it.
+/// Performs a typing step: a message's text (pasted when it has several lines, or the
+/// profile pastes every message, and the program asked for bracketed paste), or the
+/// Enter that sends it.
 fn perform(
     pty: &Pty,
     pipeline: &mut Pipeline,
@@ -549,7 +550,7 @@ fn perform(
     step: Step,
 ) -> Vec<crate::core::ops::TimedOp> {
     let bytes = match step {
-        Step::Text(text) if text.contains('\n') => {
+        Step::Text(text) if text.contains('\n') || pipeline.profile().paste_always => {
             paste_bytes(&text, pipeline.screen().bracketed_paste())
         }
         Step::Text(text) => text.into_bytes(),

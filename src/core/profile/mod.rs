@@ -94,6 +94,11 @@ struct InputFile {
     enter_gap_ms: Option<u64>,
     /// Milliseconds the Enter waits at most for the text to show on the screen.
     echo_wait_ms: Option<u64>,
+    /// Every message goes as a bracketed paste when the program asked for them, not
+    /// only one of several lines (a program that reads a fast burst of keys as
+    /// shortcuts: Codex took a message's last `?` for its help key).
+    #[serde(default)]
+    paste_always: bool,
 }
 
 /// Between a message's text and its Enter when the profile does not say.
@@ -294,6 +299,8 @@ pub struct Profile {
     /// How long the Enter waits at most for the text to show in the input box (see
     /// [`crate::core::typing`]).
     pub echo_wait: std::time::Duration,
+    /// Every message is pasted (bracketed) when the program asked for bracketed paste.
+    pub paste_always: bool,
     pub program: Program,
     /// Where the program logs the conversation and how to read its answers there.
     pub transcript: Option<crate::core::transcript::TranscriptSpec>,
@@ -443,6 +450,7 @@ impl Profile {
             prompt_settle: std::time::Duration::ZERO,
             enter_gap: ENTER_GAP,
             echo_wait: ECHO_WAIT,
+            paste_always: false,
             program: Program::default(),
             transcript: None,
             vitals: None,
@@ -520,6 +528,7 @@ impl Profile {
                 .input
                 .echo_wait_ms
                 .map_or(ECHO_WAIT, std::time::Duration::from_millis),
+            paste_always: file.input.paste_always,
             program: Program {
                 title: file
                     .program
