@@ -296,8 +296,12 @@ async fn status_shows_claude_codes_model_mode_and_context_and_the_users_status_l
         .dir
         .path()
         .join(format!("state/vitals/{USER}.notes.json"));
+    // (Its first report, before any answer, has no share of the context yet.)
     wait_until("Claude Code's report", Duration::from_secs(30), || {
-        std::fs::read_to_string(&kept).is_ok_and(|t| t.contains("context_window"))
+        std::fs::read_to_string(&kept)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|v| v["context_window"]["used_percentage"].is_number())
     })
     .await;
     rig.say("/status");

@@ -37,7 +37,8 @@ const INSIDE_ANSWER: f64 = 0.9;
 #[serde(deny_unknown_fields)]
 pub struct TranscriptSpec {
     /// Where a session's file is: `{home}`, `{project}` (the working directory with
-    /// every character but ASCII letters and digits replaced by `-`), `{session}`.
+    /// every character but ASCII letters and digits replaced by `-`), `{session}`,
+    /// `{date}` (today, `YYYY/MM/DD`, UTC).
     pub path: String,
     /// Arguments that start a new conversation with an id telepty chose (`{session}`).
     #[serde(default)]
@@ -72,10 +73,20 @@ impl TranscriptSpec {
         dir: &std::path::Path,
         session: &str,
     ) -> std::path::PathBuf {
+        let today = jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date();
+        let date = format!(
+            "{:04}/{:02}/{:02}",
+            today.year(),
+            today.month(),
+            today.day()
+        );
         self.path
             .replace("{home}", &home.to_string_lossy())
             .replace("{project}", &project_slug(dir))
             .replace("{session}", session)
+            .replace("{date}", &date)
             .into()
     }
 

@@ -226,12 +226,19 @@ async fn record_codex(
     command.env = home.env();
     command.env.extend(setup.env.clone());
     let stem = format!("{}.{size}", entry.name);
+    // Codex's session log (a rollout file it names itself, in today's folder) is
+    // recorded beside the cast, as Claude Code's transcript is (NAME.transcript.jsonl).
+    let follow = Some(Follow {
+        file: None,
+        dir: home.todays_sessions(),
+        from_end: false,
+    });
     let options = Options {
         command,
         out: dir.join(format!("{stem}.cast")),
         title: Some(entry.name.clone()),
         text: None,
-        follow: None,
+        follow,
     };
     let mut rec = record::Recorder::start(&options)?;
     let outcome = record::run_script(&mut rec, &entry.steps).await;

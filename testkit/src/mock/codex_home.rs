@@ -93,6 +93,18 @@ enabled = false
         ]
     }
 
+    /// The folder Codex writes today's session logs in (`sessions/YYYY/MM/DD`, the date
+    /// in the time zone Codex runs in: UTC here, its environment names none).
+    pub fn todays_sessions(&self) -> PathBuf {
+        let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+        self.codex_home.join("sessions").join(format!(
+            "{:04}/{:02}/{:02}",
+            today.year(),
+            today.month(),
+            today.day()
+        ))
+    }
+
     /// The session logs Codex wrote (`sessions/YYYY/MM/DD/rollout-*.jsonl`).
     pub fn session_logs(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
