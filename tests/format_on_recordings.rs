@@ -12,7 +12,6 @@ use regex::Regex;
 use telepty::cast::replay::replay_through;
 use telepty::chat::model::ModelChat;
 use telepty::core::pacer::Limits;
-use telepty::core::profile::Profile;
 use telepty::Cast;
 use telepty_testkit::fake_telegram::parse_telegram_html;
 
@@ -134,7 +133,7 @@ fn score(set: Recordings) -> Score {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let cast = Cast::read_file(&path).unwrap();
         let sidecar = sidecar_of(&path);
-        let (ops, pipeline) = replay_through(&cast, Arc::new(Profile::claude()), Limits::default());
+        let (ops, pipeline) = replay_through(&cast, Arc::new(set.profile()), Limits::default());
         let answers = sidecar["answers"].as_array().map_or(0, Vec::len);
         let from_transcript = pipeline.transcript().map_or(0, |t| t.claimed());
         eprintln!("{name}: {from_transcript} of {answers} answers from the transcript");
@@ -166,14 +165,16 @@ fn score(set: Recordings) -> Score {
 fn with_transcripts_every_formatting_is_kept() {
     let mut score = score(Recordings::Reference2_1_332);
     eprintln!("2.1.332 with transcripts: {}", score.figures());
-    let own = self::score(Recordings::OwnClaudeCode);
-    eprintln!("own fixtures with transcripts: {}", own.figures());
-    for (kind, (found, of)) in own.kinds {
-        let e = score.kinds.entry(kind).or_default();
-        e.0 += found;
-        e.1 += of;
+    for set in [Recordings::OwnClaudeCode, Recordings::OwnCodex] {
+        let own = self::score(set);
+        eprintln!("{set:?} with transcripts: {}", own.figures());
+        for (kind, (found, of)) in own.kinds {
+            let e = score.kinds.entry(kind).or_default();
+            e.0 += found;
+            e.1 += of;
+        }
+        score.misses.extend(own.misses);
     }
-    score.misses.extend(own.misses);
     assert!(
         score.kinds.get("headings").is_some_and(|k| k.1 > 0),
         "graded nothing"
