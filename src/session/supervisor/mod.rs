@@ -511,7 +511,7 @@ impl Supervisor {
             match status_line::settings_args(spec, &args, &home, &dir, &keep) {
                 Some(more) => args.extend(more),
                 None => {
-                    tracing::info!(session = %id, "the command passes its own settings: vitals from the screen only")
+                    tracing::info!(session = %id, "no status line of telepty's (the command passes its own settings, or telepty cannot name its own binary): the vitals stay unknown")
                 }
             }
         }
@@ -901,6 +901,9 @@ impl Supervisor {
             return;
         };
         tracing::info!(session = %id, chat = id.chat, "deleted");
+        // What the program last reported of it goes too (a new session of the name
+        // starts without it).
+        let _ = std::fs::remove_file(status_line::file(&self.config.state_dir, id));
         let record = &entry.record;
         let ours = super::dirs::deletable(
             &record.dir,
