@@ -252,30 +252,14 @@ async fn two_minutes_of_output_without_a_single_429() {
     let calls = fake.calls();
     let refused: Vec<_> = calls.iter().filter(|c| c.error.is_some()).collect();
     assert!(refused.is_empty(), "refused: {refused:?}");
-    let ops: Vec<_> = calls
-        .iter()
-        .filter(|c| {
-            matches!(
-                c.method.as_str(),
-                "sendmessage" | "editmessagetext" | "deletemessage"
-            )
-        })
-        .collect();
-    let mut worst = 0;
-    for (i, c) in ops.iter().enumerate() {
-        let n = ops[i..]
-            .iter()
-            .take_while(|d| d.at.duration_since(c.at) < Duration::from_secs(60))
-            .count();
-        worst = worst.max(n);
-    }
+    let (ops, worst) = common::bot::operations(&calls);
     let drafts = calls
         .iter()
         .filter(|c| c.method == "sendmessagedraft")
         .count();
     println!(
         "{} operations and {drafts} drafts in {:.0} s; at most {worst} operations in any 60 s; the last line reached the chat {delay:.1} s after it was printed (seen within 0.1 s)",
-        ops.len(),
+        ops,
         started.elapsed().as_secs_f64(),
     );
     assert!(worst <= 20, "{worst} operations in 60 s");

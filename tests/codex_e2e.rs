@@ -7,28 +7,15 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::bot::{has, start_bot_with, wait_chat, wait_until, Bot, USER};
-use common::root;
+use common::codex;
 use serde_json::Value;
 use telepty_testkit::fake_telegram::{ChatMessage, FakeTelegram};
 use telepty_testkit::mock::codex_home::CodexHome;
 use telepty_testkit::mock::openai::Mock;
 use telepty_testkit::mock::scenario::Scenario;
-
-fn codex() -> PathBuf {
-    let out = Command::new(root().join("scripts/install-codex"))
-        .output()
-        .expect("cannot run scripts/install-codex");
-    assert!(
-        out.status.success(),
-        "THE CODEX TESTS NEED THE CODEX CLI FROM NPM, AND ITS INSTALL FAILED:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 /// One scenario's world: the mock, Codex's scratch home, the fake Bot API and telepty.
 struct Rig {

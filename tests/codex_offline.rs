@@ -6,29 +6,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use common::root;
+use common::codex;
 use serde_json::Value;
 use telepty::cast::replay::replay;
 use telepty::Cast;
 use telepty_testkit::mock::codex_home::CodexHome;
 use telepty_testkit::mock::openai::Mock;
 use telepty_testkit::mock::scenario::Scenario;
-
-fn codex() -> PathBuf {
-    let out = Command::new(root().join("scripts/install-codex"))
-        .output()
-        .expect("cannot run scripts/install-codex");
-    assert!(
-        out.status.success(),
-        "THE CODEX TESTS NEED THE CODEX CLI FROM NPM, AND ITS INSTALL FAILED (is the npm \
-         registry reachable?):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 const SCENARIO: &str = r#"
 title = "Count lines"

@@ -236,23 +236,7 @@ async fn ninety_seconds_of_streaming_is_drafts_once_a_second_and_no_429() {
     let calls = fake.calls();
     let refused: Vec<_> = calls.iter().filter(|c| c.error.is_some()).collect();
     assert!(refused.is_empty(), "refused: {refused:?}");
-    let ops: Vec<_> = calls
-        .iter()
-        .filter(|c| {
-            matches!(
-                c.method.as_str(),
-                "sendmessage" | "editmessagetext" | "deletemessage"
-            )
-        })
-        .collect();
-    let mut worst = 0;
-    for (i, c) in ops.iter().enumerate() {
-        let n = ops[i..]
-            .iter()
-            .take_while(|d| d.at.duration_since(c.at) < Duration::from_secs(60))
-            .count();
-        worst = worst.max(n);
-    }
+    let (ops, worst) = common::bot::operations(&calls);
     let drafts = fake.draft_log(USER);
     let span = drafts
         .last()
@@ -264,7 +248,7 @@ async fn ninety_seconds_of_streaming_is_drafts_once_a_second_and_no_429() {
     println!(
         "{} operations and {} drafts in {:.0} s ({rate:.2} drafts per second over {span:.0} s); \
          at most {worst} operations in any 60 s; the end reached the chat {:.1} s after it was printed",
-        ops.len(),
+        ops,
         drafts.len(),
         started.elapsed().as_secs_f64(),
         seen - printed,

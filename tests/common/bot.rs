@@ -273,3 +273,27 @@ pub fn shown(fake: &FakeTelegram, chat: i64, text: &str) -> usize {
         .count();
     count(fake, chat, text) + drafts
 }
+
+/// The chat operations among `calls` (sends, edits, deletes) and the most of them in
+/// any 60 s: what Telegram's flood limit counts.
+pub fn operations(calls: &[telepty_testkit::fake_telegram::Call]) -> (usize, usize) {
+    let ops: Vec<_> = calls
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.method.as_str(),
+                "sendmessage" | "editmessagetext" | "deletemessage"
+            )
+        })
+        .collect();
+    let worst = (0..ops.len())
+        .map(|i| {
+            ops[i..]
+                .iter()
+                .take_while(|d| d.at.duration_since(ops[i].at) < Duration::from_secs(60))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    (ops.len(), worst)
+}

@@ -93,3 +93,18 @@ pub fn sidecar_of(cast: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The pinned Codex CLI's binary (`scripts/install-codex` installs it once); its tests
+/// fail, never skip, when it cannot be installed.
+pub fn codex() -> PathBuf {
+    let out = std::process::Command::new(root().join("scripts/install-codex"))
+        .output()
+        .expect("cannot run scripts/install-codex");
+    assert!(
+        out.status.success(),
+        "THE CODEX TESTS NEED THE CODEX CLI FROM NPM, AND ITS INSTALL FAILED (is the npm \
+         registry reachable?):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}

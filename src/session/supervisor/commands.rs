@@ -248,12 +248,7 @@ impl Supervisor {
         let stale = self.config.stale_after;
         let mut lines = Vec::new();
         let mut short = HashMap::new();
-        let ids: Vec<SessionId> = self
-            .sessions
-            .keys()
-            .filter(|k| k.chat == chat)
-            .cloned()
-            .collect();
+        let ids = self.ids_in(chat);
         for id in ids {
             if let Some(v) = self.vitals(&id).await {
                 short.insert(id, v.short());
@@ -298,11 +293,7 @@ impl Supervisor {
             }
             lines.push(format!(
                 "{} <b>{}</b> — {} — <code>{}</code> — last activity {} ago",
-                if Some(id.name.as_str()) == current {
-                    "▶"
-                } else {
-                    "•"
-                },
+                marker(&id.name, current),
                 escape(&id.name),
                 escape(&state),
                 escape(&e.record.dir.display().to_string()),
@@ -328,6 +319,15 @@ impl Supervisor {
         (!vitals.is_empty()).then_some(vitals)
     }
 
+    /// The sessions of `chat`.
+    fn ids_in(&self, chat: i64) -> Vec<SessionId> {
+        self.sessions
+            .keys()
+            .filter(|k| k.chat == chat)
+            .cloned()
+            .collect()
+    }
+
     /// `/status`: uptime, sessions by phase, memory; then the vitals of each of the
     /// chat's sessions, `current` marked.
     pub async fn status(&mut self, chat: i64, current: Option<&str>) {
@@ -344,12 +344,7 @@ impl Supervisor {
             memory()
         );
         let mut lines = vec![escape(&text)];
-        let ids: Vec<SessionId> = self
-            .sessions
-            .keys()
-            .filter(|k| k.chat == chat)
-            .cloned()
-            .collect();
+        let ids = self.ids_in(chat);
         let now = jiff::Zoned::now();
         for id in ids {
             let Some(vitals) = self.vitals(&id).await else {
@@ -358,11 +353,7 @@ impl Supervisor {
             let running = self.sessions.get(&id).is_some_and(Entry::running);
             lines.push(format!(
                 "{} <b>{}</b>: {}{}",
-                if Some(id.name.as_str()) == current {
-                    "▶"
-                } else {
-                    "•"
-                },
+                marker(&id.name, current),
                 escape(&id.name),
                 escape(&vitals.describe(&now)),
                 if running { "" } else { " (when it last ran)" }
@@ -402,6 +393,15 @@ impl Supervisor {
     /// The user asked for something of the chat's current session and it has none.
     pub fn no_session(&mut self, chat: i64) {
         self.reply(chat, NO_SESSION);
+    }
+}
+
+/// How a list marks a chat's sessions: ▶ the current one, • the others.
+fn marker(name: &str, current: Option<&str>) -> &'static str {
+    if Some(name) == current {
+        "▶"
+    } else {
+        "•"
     }
 }
 
