@@ -1,6 +1,7 @@
 //! Profiling aid: every recording, repeated N times (as the bench does), through the
 //! screen alone, through vt100 plus a text read per chunk (the bench's yardstick), and
-//! through the whole pipeline; prints the three times. Run it under `perf record`.
+//! through the whole pipeline; prints the three times. Run it under `perf record`, or
+//! count its instructions with scripts/count-instructions (steady where times are not).
 //!     cargo run --release --example pipebench -- 3
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,14 +48,30 @@ fn main() {
         events,
         transcript: Vec::new(),
     };
-    floor(&cast);
-    let t = std::time::Instant::now();
-    let n = replay_chat(&cast, Arc::new(Profile::claude()), Limits::default()).len();
-    eprintln!("{n} ops in {:?}", t.elapsed());
+    eprintln!(
+        "screen (feed + rows per chunk): {:?}",
+        timed(|| screen_alone(&cast))
+    );
+    eprintln!(
+        "yardstick (vt100 + text per chunk): {:?}",
+        timed(|| yardstick(&cast))
+    );
+    let claude = Arc::new(Profile::claude());
+    eprintln!("pipeline: {:?}", timed(|| pipeline(&cast, claude)));
 }
-/// The screen alone and the yardstick, on the same chunks.
-fn floor(cast: &Cast) {
+
+fn timed(f: impl FnOnce() -> usize) -> std::time::Duration {
     let t = std::time::Instant::now();
+    std::hint::black_box(f());
+    t.elapsed()
+}
+
+// Each measured part is its own function, never inlined, so that an instruction count
+// (`valgrind --tool=callgrind`, scripts/count-instructions) can name it.
+
+/// telepty's screen: every chunk fed, its rows read.
+#[inline(never)]
+fn screen_alone(cast: &Cast) -> usize {
     let mut s = telepty::Screen::new(telepty::Size::new(100, 30), 5000);
     let mut n = 0;
     for e in &cast.events {
@@ -63,18 +80,29 @@ fn floor(cast: &Cast) {
             n += s.rows().len();
         }
     }
-    eprintln!("floor (feed + rows per chunk): {:?} {n}", t.elapsed());
-    let t = std::time::Instant::now();
+    n
+}
+
+/// The bench's yardstick: vt100 alone, the screen's text read after every chunk.
+#[inline(never)]
+fn yardstick(cast: &Cast) -> usize {
     let mut p = vt100::Parser::new(
         std::num::NonZeroU16::new(30).unwrap(),
         std::num::NonZeroU16::new(100).unwrap(),
         5000,
     );
+    let mut n = 0;
     for e in &cast.events {
         if e.kind == EventKind::Output {
             p.process(e.data.as_bytes());
             n += p.screen().contents().len();
         }
     }
-    eprintln!("yardstick: {:?} {n}", t.elapsed());
+    n
+}
+
+/// The whole pipeline, `claude` profile.
+#[inline(never)]
+fn pipeline(cast: &Cast, profile: Arc<Profile>) -> usize {
+    replay_chat(cast, profile, Limits::default()).len()
 }

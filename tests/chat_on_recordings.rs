@@ -20,6 +20,7 @@ use common::{sidecar_of, Recordings};
 use regex::Regex;
 use serde_json::Value;
 
+use telepty::cast::asciicast::EventKind;
 use telepty::cast::replay::{replay, replay_chat};
 use telepty::chat::model::ModelChat;
 use telepty::core::pacer::Limits;
@@ -408,5 +409,52 @@ fn every_recording_is_read_with_the_profile_of_the_program_it_shows() {
                 path.display()
             );
         }
+    }
+}
+
+/// Codex draws no status line while an answer streams (it says it works in its own
+/// report, OSC 7501): the answer is followed to the interrupt, not ended by a pause of
+/// the screen. The chat holds every word of the answer the screen showed when Codex
+/// drew the interrupt, and says it was interrupted.
+#[test]
+fn an_interrupted_codex_answer_holds_all_the_screen_showed() {
+    let interrupt = "Conversation interrupted";
+    for path in Recordings::OwnCodex.casts() {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("h-interrupt") {
+            continue;
+        }
+        let cast = Cast::read_file(&path).unwrap();
+        let mut screen = telepty::Screen::new(
+            telepty::Size::new(cast.header.width, cast.header.height),
+            1000,
+        );
+        let mut shown = None;
+        for e in cast.events.iter().filter(|e| e.kind == EventKind::Output) {
+            screen.feed(e.data.as_bytes());
+            let text = screen.text();
+            if let Some(end) = text.find(interrupt) {
+                // The answer: from the first answer row (`• `) to the interrupt line.
+                let start = text[..end].find("\n• ").expect("an answer on screen");
+                shown = Some(text[start..end].trim_end_matches('■').to_string());
+                break;
+            }
+        }
+        let shown = shown.unwrap_or_else(|| panic!("{name}: no interrupt on screen"));
+        let ops = replay_chat(&cast, Arc::new(Profile::codex()), Limits::default());
+        let mut chat = ModelChat::default();
+        for op in &ops {
+            chat.apply(op);
+        }
+        let text = chat.text();
+        let want = words(&shown);
+        assert!(want.len() > 30, "{name}: the screen showed little: {shown}");
+        let recall = lcs(&want, &words(&text)) as f64 / want.len() as f64;
+        assert!(
+            recall >= 0.98,
+            "{name}: {recall:.2} of {:?} in the chat:\n{text}",
+            shown
+        );
+        assert!(text.contains("Interrupted"), "{name}: {text}");
     }
 }

@@ -3,8 +3,10 @@
 //! so `telepty replay` drives it with a recording's timestamps and the bot with the
 //! wall clock, and both get the same operations.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+
+use memchr::memmem::Finder;
 
 use crate::core::ops::TimedOp;
 use crate::core::pacer::{Limits, Pacer};
@@ -335,22 +337,32 @@ impl Pipeline {
     }
 }
 
-/// Begin and end of a synchronized update (the terminal shows the frame whole at its end).
-const SYNC_BEGIN: &[u8] = b"\x1b[?2026h";
+/// The start of a synchronized update's begin (`CSI ? 2026 h`) or end (`… l`): the
+/// terminal shows the frame whole at its end.
+const SYNC: &[u8] = b"\x1b[?2026";
 const SYNC_END: &[u8] = b"\x1b[?2026l";
 /// A synchronized update that lasts longer than this is looked at anyway (a program
 /// that never ends one must not go unseen).
 const SYNC_LIMIT: Duration = Duration::from_secs(1);
 
+/// Searchers built once: every chunk of output is scanned for these.
+static SYNC_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(SYNC));
+static CLEAR_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\x1b[2J"));
+static HOME_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\x1b[H"));
+
 /// Whether the program is inside a synchronized update after `frame` (since when), given
 /// whether it was before: the last begin or end in the frame decides.
 fn synchronized_after(frame: &[u8], before: Option<Duration>, now: Duration) -> Option<Duration> {
-    let begin = memchr::memmem::rfind(frame, SYNC_BEGIN);
-    let end = memchr::memmem::rfind(frame, SYNC_END);
-    match (begin, end) {
-        (Some(b), e) if e.is_none_or(|e| b > e) => Some(before.unwrap_or(now)),
-        (_, Some(_)) => None,
-        _ => before,
+    // One forward scan (vectorised; a reverse one is not): the last mark wins.
+    let last = SYNC_FINDER
+        .find_iter(frame)
+        .filter_map(|i| frame.get(i + SYNC.len()).copied())
+        .filter(|&b| b == b'h' || b == b'l')
+        .last();
+    match last {
+        Some(b'h') => Some(before.unwrap_or(now)),
+        Some(_) => None,
+        None => before,
     }
 }
 
@@ -359,10 +371,14 @@ fn synchronized_after(frame: &[u8], before: Option<Duration>, now: Duration) -> 
 /// cleared for the next frame — and after each end of a synchronized update (a whole
 /// frame).
 fn frames(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let clears = memchr::memmem::find_iter(bytes, b"\x1b[2J");
-    let homes = memchr::memmem::find_iter(bytes, b"\x1b[H")
+    let clears = CLEAR_FINDER.find_iter(bytes);
+    let homes = HOME_FINDER
+        .find_iter(bytes)
         .filter(|&i| !(i >= 4 && &bytes[i - 4..i] == b"\x1b[2J"));
-    let ends = memchr::memmem::find_iter(bytes, SYNC_END).map(|i| i + SYNC_END.len());
+    let ends = SYNC_FINDER
+        .find_iter(bytes)
+        .filter(|&i| bytes.get(i + SYNC.len()) == Some(&b'l'))
+        .map(|i| i + SYNC_END.len());
     let mut starts: Vec<usize> = clears
         .chain(homes)
         .chain(ends)

@@ -69,8 +69,16 @@ pub struct Fed {
 struct Host {
     title: String,
     bells: u64,
+    /// The last payload of each OSC number vt100 does not handle itself (a program's
+    /// own reports, such as a state signal): at most [`OSC_KEPT`] numbers.
+    reports: Vec<(Vec<u8>, String)>,
     fed: Fed,
 }
+
+/// How many distinct OSC numbers are remembered (the oldest gives way).
+const OSC_KEPT: usize = 16;
+/// How much of one OSC payload is kept.
+const OSC_PAYLOAD_MAX: usize = 1024;
 
 impl vt100::Callbacks for Host {
     fn audible_bell(&mut self, _: &mut vt100::Screen) {
@@ -89,10 +97,26 @@ impl vt100::Callbacks for Host {
 
     fn unhandled_osc(&mut self, _: &mut vt100::Screen, params: &[&[u8]]) {
         // vt100 splits OSC parameters at every `;`, so a title containing one arrives here.
-        if let [b"0" | b"2", parts @ ..] = params {
-            let title = parts.join(&b';');
-            self.title = String::from_utf8_lossy(&title).into_owned();
-            self.fed.title_changed = true;
+        match params {
+            [b"0" | b"2", parts @ ..] => {
+                let title = parts.join(&b';');
+                self.title = String::from_utf8_lossy(&title).into_owned();
+                self.fed.title_changed = true;
+            }
+            [number, parts @ ..] if !number.is_empty() && number.len() <= 8 => {
+                let mut payload = parts.join(&b';');
+                payload.truncate(OSC_PAYLOAD_MAX);
+                let payload = String::from_utf8_lossy(&payload).into_owned();
+                if let Some(kept) = self.reports.iter_mut().find(|(n, _)| n == number) {
+                    kept.1 = payload;
+                } else {
+                    if self.reports.len() >= OSC_KEPT {
+                        self.reports.remove(0);
+                    }
+                    self.reports.push((number.to_vec(), payload));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -472,6 +496,20 @@ impl Screen {
         &self.parser.callbacks().title
     }
 
+    /// What the program last reported in OSC `number` (its payload after the number),
+    /// for a number vt100 does not handle; `0` and `2` give the window title.
+    pub fn osc_report(&self, number: &str) -> Option<&str> {
+        let host = self.parser.callbacks();
+        match number {
+            "0" | "2" => Some(host.title.as_str()),
+            _ => host
+                .reports
+                .iter()
+                .find(|(n, _)| n == number.as_bytes())
+                .map(|(_, payload)| payload.as_str()),
+        }
+    }
+
     /// Bells rung since the screen was made.
     pub fn bells(&self) -> u64 {
         self.parser.callbacks().bells
@@ -544,6 +582,27 @@ mod tests {
         assert_eq!(fed.replies, b"\x1b[1;3R\x1b[?62;22c");
         // XTVERSION and kitty keyboard queries are not answered.
         assert!(s.feed(b"\x1b[>0q\x1b[?u").replies.is_empty());
+    }
+
+    #[test]
+    fn a_programs_own_osc_reports_are_kept_bounded() {
+        let mut s = Screen::new(Size::new(20, 4), 0);
+        assert_eq!(s.osc_report("7501"), None);
+        s.feed(b"\x1b]7501;state=working:app=x\x07");
+        assert_eq!(s.osc_report("7501"), Some("state=working:app=x"));
+        s.feed(b"\x1b]7501;state=idle;more\x1b\\");
+        assert_eq!(s.osc_report("7501"), Some("state=idle;more"));
+        s.feed(b"\x1b]0;the title\x07");
+        assert_eq!(s.osc_report("0"), Some("the title"));
+        // A flood of numbers and a huge payload: bounded, the newest kept.
+        for n in 0..100 {
+            s.feed(format!("\x1b]{};x\x07", 9000 + n).as_bytes());
+        }
+        s.feed(format!("\x1b]8999;{}\x07", "y".repeat(100_000)).as_bytes());
+        assert_eq!(s.osc_report("7501"), None, "the oldest gave way");
+        assert_eq!(s.osc_report("9099"), Some("x"));
+        assert_eq!(s.osc_report("8999").map(str::len), Some(OSC_PAYLOAD_MAX));
+        assert_eq!(s.parser.callbacks().reports.len(), OSC_KEPT);
     }
 
     #[test]

@@ -48,6 +48,8 @@ struct ProfileFile {
     input: InputFile,
     #[serde(default)]
     program: ProgramFile,
+    /// A report in which the program says it is working (absent: the screen says it).
+    busy_signal: Option<BusySignalFile>,
     /// The program's own log of the conversation (absent: the screen is all there is).
     transcript: Option<crate::core::transcript::TranscriptSpec>,
     /// Where the program reports its model, context and limits (absent: not known).
@@ -68,6 +70,32 @@ pub struct TextStyles {
     /// 256-colour index such as `153`, or `#rrggbb`).
     #[serde(default)]
     pub code_fg: Vec<String>,
+}
+
+/// A program that says whether it works in a terminal report of its own (an OSC, or
+/// its window title), not only on the screen: Codex draws no status line while an
+/// answer streams, and reports `OSC 7501 ; state=working` until the turn ends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BusySignalFile {
+    /// The OSC number (`0` or `2`: the window title).
+    osc: String,
+    /// Matches the report's payload while the program works.
+    busy: String,
+}
+
+/// [`BusySignalFile`], compiled.
+#[derive(Debug)]
+pub struct BusySignal {
+    pub osc: String,
+    pub busy: Regex,
+}
+
+impl BusySignal {
+    /// Whether `report` (the OSC's last payload, if any) says the program works.
+    pub fn says_busy(&self, report: Option<&str>) -> bool {
+        report.is_some_and(|r| self.busy.is_match(r))
+    }
 }
 
 /// What the program is called and how it is installed.
@@ -285,6 +313,8 @@ pub struct Profile {
     /// The top row may be a pinned copy of the running turn's message.
     pub pinned_user_row: bool,
     pub version: Option<Regex>,
+    /// The program's own report of working, beside the screen's status line.
+    pub busy_signal: Option<BusySignal>,
     pub lines: Vec<LinePattern>,
     pub lifecycle: Lifecycle,
     /// A tool banner naming a file the program wrote (group `path`): the chat offers it.
@@ -444,6 +474,7 @@ impl Profile {
             input_rule: true,
             pinned_user_row: false,
             version: None,
+            busy_signal: None,
             lines: Vec::new(),
             lifecycle: Lifecycle::default(),
             written_file: None,
@@ -500,6 +531,13 @@ impl Profile {
         let session_id = pattern("lifecycle.session_id", &file.lifecycle.session_id);
         let usage_limit = pattern("lifecycle.usage_limit", &file.lifecycle.usage_limit);
         let written_file = pattern("files.written", &file.files.written);
+        let busy_signal = file.busy_signal.and_then(|signal| {
+            let busy = pattern("busy_signal.busy", &Some(signal.busy))?;
+            Some(BusySignal {
+                osc: signal.osc,
+                busy,
+            })
+        });
         if !errors.is_empty() {
             anyhow::bail!("{}", errors.join("\n"));
         }
@@ -510,6 +548,7 @@ impl Profile {
             input_rule: file.input_rule,
             pinned_user_row: file.pinned_user_row,
             version,
+            busy_signal,
             lines,
             lifecycle: Lifecycle {
                 resume: file.lifecycle.resume,

@@ -128,6 +128,8 @@ pub struct View {
     idle_since: Option<Duration>,
     /// The status line says the turn is over (`✻ Worked for 3s`).
     turn_done_shown: bool,
+    /// What the program's own busy signal last said (`None`: the profile has none).
+    signalled: Option<bool>,
     scrollback_len: usize,
     alternate_exits: u64,
     /// A digest of the visible rows at the last look.
@@ -160,6 +162,7 @@ impl View {
             seen_input: false,
             idle_since: None,
             turn_done_shown: false,
+            signalled: None,
             scrollback_len: 0,
             alternate_exits: 0,
             last_digest: None,
@@ -287,6 +290,17 @@ impl View {
             if !rows.is_empty() {
                 self.look(now, rows, screen.size().cols as usize);
             }
+        }
+        // The program's own report of working: a change is looked at even when the rows
+        // stay the same (the last frame of a turn, then the report that it ended).
+        let signalled = self
+            .profile
+            .busy_signal
+            .as_ref()
+            .map(|s| s.says_busy(screen.osc_report(&s.osc)));
+        if signalled != self.signalled {
+            self.signalled = signalled;
+            self.last_digest = None;
         }
         let size = screen.size();
         // Rows that scrolled off since the last look belong to the conversation too
@@ -443,8 +457,9 @@ impl View {
                 widgets = region.split_off(s + 1);
             }
         }
-        if busy.is_none() && footer_busy {
-            // A long answer pushes the status line off; the footer still says it.
+        if busy.is_none() && (footer_busy || self.signalled == Some(true)) {
+            // A long answer pushes the status line off (the footer still says it), or the
+            // program draws none while it streams (its own report says it).
             busy = Some("working…".to_string());
         }
         while region.last().is_some_and(|l| l.text.trim().is_empty()) {
