@@ -103,7 +103,11 @@ impl Rig {
 const COMMANDS: &str = r#"
 title = "Chat session"
 [[turn]]
-text = "Mercury is the planet closest to the Sun."
+text = """Mercury is the planet closest to the Sun.
+
+```python
+print("Mercury")
+```"""
 [[turn]]
 text = "I'll count the lines of data.csv."
 [[turn.tool]]
@@ -142,11 +146,25 @@ async fn a_codex_session_answers_and_asks_before_commands_with_buttons() {
     let rig = Rig::start(COMMANDS, &[]).await;
     rig.new_session().await;
     rig.say("Which planet is closest to the sun?");
-    rig.wait(
-        "the answer",
-        has("Mercury is the planet closest to the Sun."),
-    )
-    .await;
+    let chat = rig
+        .wait(
+            "the answer",
+            has("Mercury is the planet closest to the Sun."),
+        )
+        .await;
+    // From Codex's session log (under CODEX_HOME, outside HOME here): the code block is
+    // a code block, which the screen cannot tell.
+    let answer = chat
+        .iter()
+        .find(|m| m.text.contains("Mercury is the planet"))
+        .unwrap();
+    assert!(
+        answer
+            .html
+            .contains("<pre><code class=\"language-python\">print(\"Mercury\")"),
+        "{}",
+        answer.html
+    );
 
     // A command Codex asks about: every option as a button; Yes runs it.
     rig.say("How many lines has data.csv?");

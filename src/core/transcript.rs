@@ -38,7 +38,9 @@ const INSIDE_ANSWER: f64 = 0.9;
 pub struct TranscriptSpec {
     /// Where a session's file is: `{home}`, `{project}` (the working directory with
     /// every character but ASCII letters and digits replaced by `-`), `{session}`,
-    /// `{date}` (today, `YYYY/MM/DD`, UTC).
+    /// `{date}` (today, `YYYY/MM/DD`, in the machine's time zone, as a program names
+    /// its folders), `{env:NAME|fallback}` (the program's environment variable, else the
+    /// fallback, which may hold the others: `{env:CODEX_HOME|{home}/.codex}`).
     pub path: String,
     /// Arguments that start a new conversation with an id telepty chose (`{session}`).
     #[serde(default)]
@@ -66,23 +68,23 @@ fn default_wait_ms() -> u64 {
 }
 
 impl TranscriptSpec {
-    /// The file of conversation `session` of a program started in `dir`.
+    /// The file of conversation `session` of a program started in `dir` with the
+    /// environment `env` gives.
     pub fn file(
         &self,
         home: &std::path::Path,
         dir: &std::path::Path,
         session: &str,
+        env: &dyn Fn(&str) -> Option<String>,
     ) -> std::path::PathBuf {
-        let today = jiff::Timestamp::now()
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .date();
+        let today = jiff::Zoned::now().date();
         let date = format!(
             "{:04}/{:02}/{:02}",
             today.year(),
             today.month(),
             today.day()
         );
-        self.path
+        with_env(&self.path, env)
             .replace("{home}", &home.to_string_lossy())
             .replace("{project}", &project_slug(dir))
             .replace("{session}", session)
@@ -101,6 +103,43 @@ impl TranscriptSpec {
     pub fn wait(&self) -> Duration {
         Duration::from_millis(self.wait_ms)
     }
+}
+
+/// `template` with each `{env:NAME|fallback}` (or `{env:NAME}`) replaced by the
+/// variable's value when it is set and not empty, else by the fallback (as written, so
+/// the other placeholders in it are still replaced).
+fn with_env(template: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(at) = rest.find("{env:") {
+        out.push_str(&rest[..at]);
+        let inner = &rest[at + "{env:".len()..];
+        // The placeholder ends at the brace that closes it (the fallback may hold some).
+        let mut depth = 0;
+        let Some(end) = inner.char_indices().find_map(|(i, c)| match c {
+            '{' => {
+                depth += 1;
+                None
+            }
+            '}' if depth == 0 => Some(i),
+            '}' => {
+                depth -= 1;
+                None
+            }
+            _ => None,
+        }) else {
+            out.push_str(&rest[at..]); // not closed: left as written
+            return out;
+        };
+        let (name, fallback) = inner[..end].split_once('|').unwrap_or((&inner[..end], ""));
+        match env(name).filter(|v| !v.is_empty()) {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(fallback),
+        }
+        rest = &inner[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A working directory as Claude Code names its project folder: every character that is
@@ -488,10 +527,41 @@ mod tests {
             spec.file(
                 std::path::Path::new("/home/dev"),
                 std::path::Path::new("/home/dev/notes-app"),
-                "abc"
+                "abc",
+                &|_| None,
             ),
             std::path::Path::new("/home/dev/.claude/projects/-home-dev-notes-app/abc.jsonl")
         );
         assert_eq!(spec.start_args("abc"), ["--session-id", "abc"]);
+    }
+
+    #[test]
+    fn a_programs_home_may_come_from_its_environment() {
+        let spec = Profile::codex().transcript.clone().unwrap();
+        let home = std::path::Path::new("/home/dev");
+        let dir = std::path::Path::new("/home/dev/app");
+        let today = jiff::Zoned::now().date();
+        let date = format!(
+            "{:04}/{:02}/{:02}",
+            today.year(),
+            today.month(),
+            today.day()
+        );
+        let unset = spec.file(home, dir, "r", &|_| None);
+        assert_eq!(
+            unset,
+            std::path::PathBuf::from(format!("/home/dev/.codex/sessions/{date}/r.jsonl"))
+        );
+        let set = spec.file(home, dir, "r", &|name| {
+            (name == "CODEX_HOME").then(|| "/srv/codex".to_string())
+        });
+        assert_eq!(
+            set,
+            std::path::PathBuf::from(format!("/srv/codex/sessions/{date}/r.jsonl"))
+        );
+        let empty = |_: &str| Some(String::new());
+        assert_eq!(with_env("{env:X|{home}/a}/b", &empty), "{home}/a/b");
+        assert_eq!(with_env("{env:X}/b", &|_| Some("v".into())), "v/b");
+        assert_eq!(with_env("a/{env:X|b", &|_| None), "a/{env:X|b");
     }
 }

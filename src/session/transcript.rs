@@ -70,7 +70,18 @@ impl Follow {
         let project = std::fs::canonicalize(&command.cwd).unwrap_or_else(|_| command.cwd.clone());
         Some(Follow {
             file: None,
-            dir: spec.file(&home, &project, "-").parent()?.to_path_buf(),
+            dir: spec
+                .file(&home, &project, "-", &|name| {
+                    command
+                        .env
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                        .or_else(|| std::env::var(name).ok())
+                })
+                .parent()?
+                .to_path_buf(),
             from_end: true,
         })
     }

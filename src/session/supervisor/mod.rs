@@ -495,7 +495,9 @@ impl Supervisor {
                 .conversation
                 .clone()
                 .or(entry.record.transcript.clone());
-            let file = spec.file(&home, &project, id.as_deref().unwrap_or("-"));
+            // The program inherits telepty's environment (CODEX_HOME and the like).
+            let env = |name: &str| std::env::var(name).ok();
+            let file = spec.file(&home, &project, id.as_deref().unwrap_or("-"), &env);
             Some(Follow {
                 dir: file.parent()?.to_path_buf(),
                 file: id.is_some().then_some(file),

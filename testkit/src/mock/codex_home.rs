@@ -94,11 +94,9 @@ enabled = false
     }
 
     /// The folder Codex writes today's session logs in (`sessions/YYYY/MM/DD`, the date
-    /// in the time zone Codex runs in: UTC here, its environment names none).
+    /// in the machine's time zone, which Codex runs in: its environment names none).
     pub fn todays_sessions(&self) -> PathBuf {
-        let today = jiff::Timestamp::now()
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .date();
+        let today = jiff::Zoned::now().date();
         self.codex_home.join("sessions").join(format!(
             "{:04}/{:02}/{:02}",
             today.year(),
