@@ -419,6 +419,7 @@ fn every_recording_is_read_with_the_profile_of_the_program_it_shows() {
 #[test]
 fn an_interrupted_codex_answer_holds_all_the_screen_showed() {
     let interrupt = "Conversation interrupted";
+    let mut checked = 0;
     for path in Recordings::OwnCodex.casts() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if !name.starts_with("h-interrupt") {
@@ -456,5 +457,39 @@ fn an_interrupted_codex_answer_holds_all_the_screen_showed() {
             shown
         );
         assert!(text.contains("Interrupted"), "{name}: {text}");
+        checked += 1;
     }
+    assert_eq!(checked, 2, "both sizes of h-interrupt");
+}
+
+/// A call on its way (Codex's `• Running cmd` while it waits for approval) is shown live
+/// and left out of the turn's lasting record once its `• Ran cmd` line is there (the
+/// profile's row names it with a group `progress`).
+#[test]
+fn a_codex_command_is_recorded_once_as_ran() {
+    let mut checked = 0;
+    for path in Recordings::OwnCodex.casts() {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("d-approval-yes") {
+            continue;
+        }
+        let cast = Cast::read_file(&path).unwrap();
+        let ops = replay_chat(&cast, Arc::new(Profile::codex()), Limits::default());
+        let mut chat = ModelChat::default();
+        let mut live_running = false;
+        for op in &ops {
+            chat.apply(op);
+            live_running |= chat.text().contains("Running wc -l data.csv");
+        }
+        let text = chat.text();
+        assert!(live_running, "{name}: the running call was never shown");
+        assert_eq!(
+            text.matches("Ran wc -l data.csv").count(),
+            1,
+            "{name}: {text}"
+        );
+        assert!(!text.contains("Running wc -l"), "{name}: {text}");
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "both sizes of d-approval-yes");
 }

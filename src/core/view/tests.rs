@@ -70,6 +70,7 @@ fn tool(kind: Kind, text: &str, content: &str) -> ToolLine {
         kind,
         text: text.into(),
         content: content.into(),
+        progress: false,
     }
 }
 

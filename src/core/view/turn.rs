@@ -20,13 +20,15 @@ pub struct ToolLine {
     pub text: String,
     /// What the line says without the program's marks (the profile's `text` group).
     pub content: String,
+    /// The profile's row names it a call in progress (a group named `progress`).
+    pub progress: bool,
 }
 
 impl ToolLine {
     /// Shown only while the call runs (`Running…`, `Searching for 1 pattern…`,
-    /// `⎿ Waiting…`): the lasting record leaves it out.
+    /// `⎿ Waiting…`, or what the profile marks): the lasting record leaves it out.
     pub fn is_progress(&self) -> bool {
-        self.text.ends_with('…') || self.text.ends_with("...")
+        self.progress || self.text.ends_with('…') || self.text.ends_with("...")
     }
 
     /// A line under a call's result (file content, diff): kept short in the chat.
@@ -196,6 +198,7 @@ fn tool_line(kind: Kind, line: &Line) -> ToolLine {
         kind,
         text,
         content,
+        progress: line.class.fields.contains_key("progress"),
     }
 }
 
@@ -345,6 +348,7 @@ mod tests {
             kind: Kind::ToolResult,
             text: text.into(),
             content: text.into(),
+            progress: false,
         }
     }
 
