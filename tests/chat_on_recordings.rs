@@ -412,6 +412,19 @@ fn every_recording_is_read_with_the_profile_of_the_program_it_shows() {
     }
 }
 
+/// Both sizes of one of the Codex scenarios, by name.
+fn codex_scenario(scenario: &str) -> Vec<(String, Cast)> {
+    let found: Vec<(String, Cast)> = Recordings::OwnCodex
+        .casts()
+        .into_iter()
+        .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), p))
+        .filter(|(name, _)| name.starts_with(&format!("{scenario}.")))
+        .map(|(name, p)| (name, Cast::read_file(&p).unwrap()))
+        .collect();
+    assert_eq!(found.len(), 2, "both sizes of {scenario}");
+    found
+}
+
 /// Codex draws no status line while an answer streams (it says it works in its own
 /// report, OSC 7501): the answer is followed to the interrupt, not ended by a pause of
 /// the screen. The chat holds every word of the answer the screen showed when Codex
@@ -419,13 +432,7 @@ fn every_recording_is_read_with_the_profile_of_the_program_it_shows() {
 #[test]
 fn an_interrupted_codex_answer_holds_all_the_screen_showed() {
     let interrupt = "Conversation interrupted";
-    let mut checked = 0;
-    for path in Recordings::OwnCodex.casts() {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if !name.starts_with("h-interrupt") {
-            continue;
-        }
-        let cast = Cast::read_file(&path).unwrap();
+    for (name, cast) in codex_scenario("h-interrupt") {
         let mut screen = telepty::Screen::new(
             telepty::Size::new(cast.header.width, cast.header.height),
             1000,
@@ -442,9 +449,8 @@ fn an_interrupted_codex_answer_holds_all_the_screen_showed() {
             }
         }
         let shown = shown.unwrap_or_else(|| panic!("{name}: no interrupt on screen"));
-        let ops = replay_chat(&cast, Arc::new(Profile::codex()), Limits::default());
         let mut chat = ModelChat::default();
-        for op in &ops {
+        for op in &replay_chat(&cast, Arc::new(Profile::codex()), Limits::default()) {
             chat.apply(op);
         }
         let text = chat.text();
@@ -457,9 +463,7 @@ fn an_interrupted_codex_answer_holds_all_the_screen_showed() {
             shown
         );
         assert!(text.contains("Interrupted"), "{name}: {text}");
-        checked += 1;
     }
-    assert_eq!(checked, 2, "both sizes of h-interrupt");
 }
 
 /// A call on its way (Codex's `• Running cmd` while it waits for approval) is shown live
@@ -467,17 +471,10 @@ fn an_interrupted_codex_answer_holds_all_the_screen_showed() {
 /// profile's row names it with a group `progress`).
 #[test]
 fn a_codex_command_is_recorded_once_as_ran() {
-    let mut checked = 0;
-    for path in Recordings::OwnCodex.casts() {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if !name.starts_with("d-approval-yes") {
-            continue;
-        }
-        let cast = Cast::read_file(&path).unwrap();
-        let ops = replay_chat(&cast, Arc::new(Profile::codex()), Limits::default());
+    for (name, cast) in codex_scenario("d-approval-yes") {
         let mut chat = ModelChat::default();
         let mut live_running = false;
-        for op in &ops {
+        for op in &replay_chat(&cast, Arc::new(Profile::codex()), Limits::default()) {
             chat.apply(op);
             live_running |= chat.text().contains("Running wc -l data.csv");
         }
@@ -489,7 +486,5 @@ fn a_codex_command_is_recorded_once_as_ran() {
             "{name}: {text}"
         );
         assert!(!text.contains("Running wc -l"), "{name}: {text}");
-        checked += 1;
     }
-    assert_eq!(checked, 2, "both sizes of d-approval-yes");
 }

@@ -77,13 +77,7 @@ impl TranscriptSpec {
         session: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> std::path::PathBuf {
-        let today = jiff::Zoned::now().date();
-        let date = format!(
-            "{:04}/{:02}/{:02}",
-            today.year(),
-            today.month(),
-            today.day()
-        );
+        let date = todays_folder();
         with_env(&self.path, env)
             .replace("{home}", &home.to_string_lossy())
             .replace("{project}", &project_slug(dir))
@@ -103,6 +97,17 @@ impl TranscriptSpec {
     pub fn wait(&self) -> Duration {
         Duration::from_millis(self.wait_ms)
     }
+}
+
+/// Today as a program names its day folders, `YYYY/MM/DD`, in the machine's time zone.
+pub fn todays_folder() -> String {
+    let today = jiff::Zoned::now().date();
+    format!(
+        "{:04}/{:02}/{:02}",
+        today.year(),
+        today.month(),
+        today.day()
+    )
 }
 
 /// `template` with each `{env:NAME|fallback}` (or `{env:NAME}`) replaced by the
@@ -540,13 +545,7 @@ mod tests {
         let spec = Profile::codex().transcript.clone().unwrap();
         let home = std::path::Path::new("/home/dev");
         let dir = std::path::Path::new("/home/dev/app");
-        let today = jiff::Zoned::now().date();
-        let date = format!(
-            "{:04}/{:02}/{:02}",
-            today.year(),
-            today.month(),
-            today.day()
-        );
+        let date = todays_folder();
         let unset = spec.file(home, dir, "r", &|_| None);
         assert_eq!(
             unset,

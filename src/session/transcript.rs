@@ -60,26 +60,24 @@ impl Follow {
         if name != binary {
             return None;
         }
-        let home = command
-            .env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "HOME")
-            .map(|(_, v)| PathBuf::from(v))
+        // The command's own variables, else telepty's, which it inherits.
+        let env = |name: &str| {
+            command
+                .env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(name).ok())
+        };
+        let home = env("HOME")
+            .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(PathBuf::from))?;
         let project = std::fs::canonicalize(&command.cwd).unwrap_or_else(|_| command.cwd.clone());
         Some(Follow {
             file: None,
             dir: spec
-                .file(&home, &project, "-", &|name| {
-                    command
-                        .env
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v.clone())
-                        .or_else(|| std::env::var(name).ok())
-                })
+                .file(&home, &project, "-", &env)
                 .parent()?
                 .to_path_buf(),
             from_end: true,

@@ -96,13 +96,9 @@ enabled = false
     /// The folder Codex writes today's session logs in (`sessions/YYYY/MM/DD`, the date
     /// in the machine's time zone, which Codex runs in: its environment names none).
     pub fn todays_sessions(&self) -> PathBuf {
-        let today = jiff::Zoned::now().date();
-        self.codex_home.join("sessions").join(format!(
-            "{:04}/{:02}/{:02}",
-            today.year(),
-            today.month(),
-            today.day()
-        ))
+        self.codex_home
+            .join("sessions")
+            .join(telepty::core::transcript::todays_folder())
     }
 
     /// The session logs Codex wrote (`sessions/YYYY/MM/DD/rollout-*.jsonl`).
